@@ -1,0 +1,89 @@
+"""What every API request needs: the runtime, the actor, and a transaction.
+
+Handlers open the transaction themselves (``with transaction(request, write=True) as ctx``) and
+build the response after the block, so the commit has happened before the client hears success.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import Request
+
+from plumb.access.tokens import authenticate
+from plumb.core.actor import Source, system_actor
+from plumb.core.context import Ctx
+from plumb.core.errors import BadRequest, NotAuthenticated, PreconditionRequired
+from plumb.runtime import Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise NotAuthenticated(
+            "send an API token: Authorization: Bearer plumb_... (create one with "
+            "`plumb tokens create`)"
+        )
+    return value.strip()
+
+
+@contextmanager
+def transaction(request: Request, *, write: bool) -> Iterator[Ctx]:
+    """Authenticate and run the handler's work in one transaction (committed on exit)."""
+    rt = runtime_of(request)
+    secret = _bearer(request)
+    correlation = request.headers.get("x-correlation-id")
+    session = rt.db.session(write=write)
+    try:
+        ctx = rt.ctx(session, system_actor(Source.API, "unauthenticated"))
+        ctx.actor = authenticate(ctx, secret, rt.clock.now(), Source.API)
+        if correlation:
+            ctx.correlation_id = correlation[:64]
+        yield ctx
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        raise BadRequest("the request needs a JSON body")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+
+
+def if_match(request: Request, *, required: bool) -> int | None:
+    """The version named by If-Match (``"3"``, ``W/"3"``); None for ``*`` or when absent."""
+    header = request.headers.get("if-match")
+    if header is None:
+        if required:
+            raise PreconditionRequired(
+                "send If-Match with the version you read (the ETag of GET), or If-Match: * "
+                "to overwrite whatever is there"
+            )
+        return None
+    value = header.strip()
+    if value == "*":
+        return None
+    value = value.removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise BadRequest(f"If-Match {header!r} is not a version Plumb issued")
+    return int(value)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'

@@ -1,0 +1,128 @@
+"""What every CLI command shares: the runtime, the actor, errors, and output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from plumb.core.actor import Actor, ActorKind, Source, system_actor
+from plumb.core.context import Ctx
+from plumb.core.errors import PlumbError
+from plumb.runtime import Runtime
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    as_user: str | None = None
+    runtime: Runtime | None = None
+
+
+STATE = CliState()
+
+
+def runtime() -> Runtime:
+    """The runtime for this command, started once (database ready, definition recorded)."""
+    if STATE.runtime is None:
+        try:
+            rt = Runtime.from_settings()
+            rt.start()
+        except PlumbError as exc:
+            fail(exc)
+        STATE.runtime = rt
+    return STATE.runtime
+
+
+def _actor(ctx: Ctx) -> Actor:
+    from plumb.access.users import find_user
+
+    who = STATE.as_user or ctx_settings_user()
+    if not who:
+        return system_actor(Source.CLI, "cli (local operator)")
+    user = find_user(ctx, who)
+    if not user.active:
+        raise PlumbError(f"user {user.email} is deactivated and cannot act")
+    return Actor(
+        kind=ActorKind.USER,
+        source=Source.CLI,
+        label=user.email,
+        id=user.id,
+        user_id=user.id,
+        role=user.role,
+    )
+
+
+def ctx_settings_user() -> str | None:
+    return runtime().settings.cli_user
+
+
+@contextmanager
+def transaction(*, write: bool = True) -> Iterator[Ctx]:
+    """One transaction for the command, under the CLI's actor; errors exit non-zero."""
+    rt = runtime()
+    try:
+        session = rt.db.session(write=write)
+        try:
+            ctx = rt.ctx(session, system_actor(Source.CLI, "cli"))
+            ctx.actor = _actor(ctx)
+            yield ctx
+            if write:
+                session.commit()
+        finally:
+            session.rollback()
+            session.close()
+    except PlumbError as exc:
+        fail(exc)
+
+
+def fail(error: PlumbError | str, *, as_json: bool = False, code: int = 1) -> NoReturn:
+    if isinstance(error, PlumbError) and (as_json or "--json" in sys.argv):
+        print(json.dumps(error.problem(), indent=2))
+    else:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def print_record(snap: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold cyan")
+    table.add_column()
+    for key, value in snap.items():
+        if value is None or value == [] or value == {}:
+            continue
+        table.add_row(
+            key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        )
+    console.print(table)
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, Any]:
+    """``name=value`` (text as typed) and ``name:=json`` (a JSON value: lists, numbers, null)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if ":=" in pair and pair.index(":=") < pair.index("=") + 1:
+            name, _, raw = pair.partition(":=")
+            try:
+                out[name.strip()] = json.loads(raw)
+            except ValueError as exc:
+                raise typer.BadParameter(f"{pair!r}: {raw!r} is not JSON") from exc
+        elif "=" in pair:
+            name, _, raw = pair.partition("=")
+            out[name.strip()] = raw
+        else:
+            raise typer.BadParameter(f"{pair!r}: expected name=value or name:=json")
+    return out

@@ -1,0 +1,58 @@
+"""The one settings object. Every setting is a ``PLUMB_*`` environment variable.
+
+Each field's description is the documentation: ``docs/settings.md`` is generated from it
+and a test fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLUMB_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./plumb.db",
+        description=(
+            "SQLAlchemy URL of the database. The embedded default is a SQLite file; "
+            "for PostgreSQL use postgresql://user@host:5432/dbname (the psycopg 3 driver is used)."
+        ),
+    )
+    workspace: Path = Field(
+        Path("./plumb.yaml"),
+        description=(
+            "Path of the workspace definition (fields, picklists, stages, pipelines). "
+            "When the file does not exist the built-in default definition is used; "
+            "`plumb init` writes it out so it can be edited."
+        ),
+    )
+    host: str = Field("127.0.0.1", description="Address `plumb serve` listens on.")
+    port: int = Field(8000, description="Port `plumb serve` listens on.")
+    cli_user: str | None = Field(
+        None,
+        description=(
+            "E-mail of the user the CLI acts as when `--as` is not given. Without either, "
+            "the CLI acts as the local operator (full rights, recorded as source `cli`)."
+        ),
+    )
+    log_level: str = Field("info", description="Log level of the server: debug, info, warning.")
+    chain_lanes: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description=(
+            "Number of independent hash-chain lanes of the change log on PostgreSQL. Concurrent "
+            "writers take different lanes, so they never wait on one global lock. SQLite "
+            "serializes writers anyway and always uses lane 0. Only read when lanes are created."
+        ),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,540 @@
+"""The one write path for CRM records: create, update, stage moves, links, archive, restore,
+upserts by external id.
+
+Every function takes the context (session, actor, workspace, clock, hooks) and never commits:
+the caller owns the transaction. Each write runs, in order: authorize -> clean and standardize
+-> validate (types, references, required fields, stage gates) -> before-write hooks (identity)
+-> write -> change-log entry (same transaction) -> after-write hooks (rules, outbox).
+
+Rows are written with Core statements on the mapped tables so one code path serves one record
+and a hundred thousand. Updates are conditional on the version read (``WHERE version = :v``):
+a concurrent writer makes the second one fail with a conflict instead of losing an update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import update as sql_update
+
+from plumb.access import authz
+from plumb.core.context import Ctx, PendingWrite, RecordChange
+from plumb.core.errors import FieldIssue, NotFound, PlumbError, ValidationFailed, VersionConflict
+from plumb.core.ids import new_ids
+from plumb.history import chain
+from plumb.models import ActivityLink, DealContact, ExternalId
+from plumb.models.base import RecordMixin
+from plumb.records import queries
+from plumb.records.fields import schema_for, to_json
+from plumb.records.prepare import Draft, clean_drafts, prepare, stage_field
+from plumb.records.rows import column_values, field_values, model_for
+
+ExternalRef = tuple[str, str]
+"""(source system, id in that system)."""
+
+
+@dataclass
+class ItemResult:
+    index: int
+    record_id: str | None = None
+    created: bool = False
+    error: PlumbError | None = None
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == [] or value == ""
+
+
+def _columns(model: type[RecordMixin]) -> list[str]:
+    return [c.key for c in model.__table__.columns]  # type: ignore[attr-defined]
+
+
+def _run_before_hooks(ctx: Ctx, obj: str, pairs: list[tuple[Draft, str | None, str]]) -> None:
+    if not ctx.hooks.before_write:
+        return
+    pending = [
+        PendingWrite(obj, record_id, action, d.after, _diff(d.before, d.after), d.index)
+        for d, record_id, action in pairs
+    ]
+    for hook in ctx.hooks.before_write:
+        hook(ctx, pending)
+    for (d, _, _), p in zip(pairs, pending, strict=True):
+        if p.error is not None:
+            d.error = p.error
+
+
+def _run_after_hooks(ctx: Ctx, changes: list[RecordChange]) -> None:
+    for hook in ctx.hooks.after_write:
+        hook(ctx, changes)
+
+
+def _diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list[Any]]:
+    if before is None:
+        return {
+            k: [[] if isinstance(v, list) else None, v] for k, v in after.items() if not _blank(v)
+        }
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+# -- create ---------------------------------------------------------------------------------------
+
+
+def create_many(
+    ctx: Ctx,
+    obj: str,
+    items: list[dict[str, Any]],
+    *,
+    external_ids: list[ExternalRef | None] | None = None,
+    allow_read_only: bool = False,
+) -> list[ItemResult]:
+    """Create records; each item succeeds or fails on its own, and a failed item writes nothing."""
+    authz.require(ctx, obj, "create")
+    sch = schema_for(ctx.workspace, obj)
+    model = model_for(obj)
+    drafts = clean_drafts(ctx, obj, items, [None] * len(items), allow_read_only=allow_read_only)
+    prepare(ctx, obj, drafts, creating=True)
+    ids = new_ids(len(drafts))
+    _run_before_hooks(ctx, obj, [(d, ids[d.index], "create") for d in drafts if d.ok])
+
+    now = ctx.now()
+    template = dict.fromkeys(_columns(model))
+    template.update(
+        created_at=now, updated_at=now, created_by=ctx.actor.label, version=1, archived=False
+    )
+    rows: list[dict[str, Any]] = []
+    entries: list[chain.Entry] = []
+    changes_out: list[RecordChange] = []
+    results: list[ItemResult] = []
+    link_rows: dict[str, list[dict[str, Any]]] = {"contacts": [], "links": []}
+    ext_rows: list[dict[str, Any]] = []
+    for d in drafts:
+        if not d.ok:
+            error = d.fail()
+            error.object = obj
+            results.append(ItemResult(d.index, error=error))
+            continue
+        record_id = ids[d.index]
+        if obj in ("deal", "case"):
+            d.set("stage_entered_at", now)
+        row = dict(template)
+        row["id"] = record_id
+        row["custom"] = {}
+        row.update(column_values(sch, d.values, row["custom"]))
+        rows.append(row)
+        if obj == "deal":
+            link_rows["contacts"] += [{"deal_id": record_id, **i} for i in d.after["contacts"]]
+        elif obj == "activity":
+            link_rows["links"] += [
+                {"activity_id": record_id, "record_type": i["type"], "record_id": i["id"]}
+                for i in d.after["links"]
+            ]
+        ref = external_ids[d.index] if external_ids else None
+        if ref is not None:
+            ext_rows.append(
+                {
+                    "record_type": obj,
+                    "source": ref[0],
+                    "external_id": ref[1],
+                    "record_id": record_id,
+                }
+            )
+        changes = _diff(None, d.after)
+        entries.append(chain.Entry(obj, record_id, "create", changes, 1, d.context))
+        changes_out.append(RecordChange(obj, record_id, "create", changes, d.after, 1))
+        results.append(ItemResult(d.index, record_id, created=True))
+
+    if rows:
+        ctx.session.execute(insert(model), rows)
+        if link_rows["contacts"]:
+            ctx.session.execute(insert(DealContact), link_rows["contacts"])
+        if link_rows["links"]:
+            ctx.session.execute(insert(ActivityLink), link_rows["links"])
+        if ext_rows:
+            ctx.session.execute(insert(ExternalId), ext_rows)
+        if obj == "activity":
+            entries += _touch_last_activity(ctx, drafts)
+        chain.append(ctx, entries)
+        _run_after_hooks(ctx, changes_out)
+    results.sort(key=lambda r: r.index)
+    return results
+
+
+def create(
+    ctx: Ctx, obj: str, values: dict[str, Any], *, external_id: ExternalRef | None = None
+) -> RecordMixin:
+    [result] = create_many(ctx, obj, [values], external_ids=[external_id])
+    if result.error is not None:
+        raise result.error
+    assert result.record_id is not None
+    return queries.get(ctx, obj, result.record_id)
+
+
+def _touch_last_activity(ctx: Ctx, drafts: list[Draft]) -> list[chain.Entry]:
+    """Logging an activity moves ``last_activity_at`` forward on the records it is about.
+
+    Plumb maintains the field, so the version (which counts edits people and rules make) does not
+    move and nobody editing the record meanwhile gets a conflict; the change is still in history.
+    """
+    latest: dict[tuple[str, str], Any] = {}
+    for d in drafts:
+        if not d.ok:
+            continue
+        occurred = d.values.get("occurred_at")
+        for link in d.after.get("links") or []:
+            if link["type"] not in ("contact", "company", "deal"):
+                continue
+            key = (link["type"], link["id"])
+            if key not in latest or occurred > latest[key]:
+                latest[key] = occurred
+    entries: list[chain.Entry] = []
+    by_type: dict[str, dict[str, Any]] = {}
+    for (kind, ident), occurred in latest.items():
+        by_type.setdefault(kind, {})[ident] = occurred
+    for kind, wanted in by_type.items():
+        model = model_for(kind)
+        current = dict(
+            ctx.session.execute(
+                select(model.id, model.last_activity_at).where(model.id.in_(wanted))  # type: ignore[attr-defined]
+            ).all()
+        )
+        moves = [
+            {"rid": ident, "at": occurred}
+            for ident, occurred in wanted.items()
+            if ident in current and (current[ident] is None or occurred > current[ident])
+        ]
+        if not moves:
+            continue
+        ctx.session.execute(
+            sql_update(model.__table__)  # type: ignore[attr-defined]
+            .where(model.__table__.c.id == bindparam("rid"))  # type: ignore[attr-defined]
+            .values(last_activity_at=bindparam("at")),
+            moves,
+        )
+        entries += [
+            chain.Entry(
+                kind,
+                m["rid"],
+                "activity_logged",
+                {"last_activity_at": [to_json(current[m["rid"]]), to_json(m["at"])]},
+            )
+            for m in moves
+        ]
+    return entries
+
+
+# -- update ---------------------------------------------------------------------------------------
+
+
+def check_version(ctx: Ctx, obj: str, record: RecordMixin, expected: int | None) -> None:
+    if expected is not None and expected != record.version:
+        raise VersionConflict(
+            f"you changed version {expected}, but the record is now at version {record.version}",
+            object=obj,
+            record_id=record.id,
+            extra={
+                "your_version": expected,
+                "current_version": record.version,
+                "current": queries.get_snapshot(ctx, obj, record),
+            },
+        )
+
+
+def update(
+    ctx: Ctx,
+    obj: str,
+    record: RecordMixin,
+    patch: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    allow_read_only: bool = False,
+    action: str = "update",
+) -> RecordMixin:
+    """Apply a JSON Merge Patch of field values. A patch that changes nothing writes nothing."""
+    authz.require(ctx, obj, "edit")
+    check_version(ctx, obj, record, expected_version)
+    sch = schema_for(ctx.workspace, obj)
+    before = field_values(sch, queries.get_snapshot(ctx, obj, record))
+    [d] = clean_drafts(ctx, obj, [patch], [before], allow_read_only=allow_read_only)
+    prepare(ctx, obj, [d], creating=False)
+    if not d.ok:
+        error = d.fail()
+        error.object, error.record_id = obj, record.id
+        raise error
+    changes = _diff(before, d.after)
+    if not changes:
+        return record
+    now = ctx.now()
+    if obj in ("deal", "case") and ("stage" in changes or "pipeline" in changes):
+        d.set("stage_entered_at", now)
+    if obj == "task" and "status" in changes:
+        d.set("completed_at", now if d.after["status"] == "done" else None)
+    changes = _diff(before, d.after)
+    _run_before_hooks(ctx, obj, [(d, record.id, action)])
+    if d.error is not None:
+        d.error.object, d.error.record_id = obj, record.id
+        raise d.error
+
+    model = model_for(obj)
+    version = record.version + 1
+    cols = column_values(
+        sch, {k: v for k, v in d.values.items() if k in changes}, dict(record.custom)
+    )
+    result = ctx.session.execute(
+        sql_update(model)
+        .where(model.id == record.id, model.version == record.version)
+        .values(**cols, version=version, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        fresh = queries.get(ctx, obj, record.id)
+        check_version(ctx, obj, fresh, record.version)
+    _replace_link_sets(ctx, obj, record.id, changes)
+    chain.append(ctx, [chain.Entry(obj, record.id, action, changes, version, d.context)])
+    _run_after_hooks(ctx, [RecordChange(obj, record.id, action, changes, d.after, version)])
+    return queries.get(ctx, obj, record.id)
+
+
+def _replace_link_sets(ctx: Ctx, obj: str, record_id: str, changes: dict[str, list[Any]]) -> None:
+    if obj == "deal" and "contacts" in changes:
+        ctx.session.execute(delete(DealContact).where(DealContact.deal_id == record_id))
+        rows = [{"deal_id": record_id, **item} for item in changes["contacts"][1]]
+        if rows:
+            ctx.session.execute(insert(DealContact), rows)
+    if obj == "activity" and "links" in changes:
+        ctx.session.execute(delete(ActivityLink).where(ActivityLink.activity_id == record_id))
+        rows = [
+            {"activity_id": record_id, "record_type": i["type"], "record_id": i["id"]}
+            for i in changes["links"][1]
+        ]
+        if rows:
+            ctx.session.execute(insert(ActivityLink), rows)
+
+
+def move_stage(
+    ctx: Ctx,
+    obj: str,
+    record: RecordMixin,
+    stage: str,
+    *,
+    values: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> RecordMixin:
+    """Move to ``stage``, filling ``values`` in the same write (the fields the gate asks for)."""
+    key = stage_field(obj)
+    if key is None:
+        raise ValidationFailed(f"{obj} records have no stage", object=obj, record_id=record.id)
+    return update(
+        ctx, obj, record, {**(values or {}), key: stage}, expected_version=expected_version
+    )
+
+
+def link(
+    ctx: Ctx,
+    obj: str,
+    record: RecordMixin,
+    item: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> RecordMixin:
+    """Add a contact to a deal ({contact_id, role}) or a record to an activity ({type, id})."""
+    name = _link_field(obj, record)
+    current = queries.get_snapshot(ctx, obj, record)[name]
+    key = "contact_id" if name == "contacts" else None
+    kept = [i for i in current if (i[key] != str(item.get(key, "")).upper() if key else i != item)]
+    return update(
+        ctx, obj, record, {name: [*kept, item]}, expected_version=expected_version, action="link"
+    )
+
+
+def unlink(
+    ctx: Ctx,
+    obj: str,
+    record: RecordMixin,
+    target_id: str,
+    target_type: str | None = None,
+    *,
+    expected_version: int | None = None,
+) -> RecordMixin:
+    name = _link_field(obj, record)
+    current = queries.get_snapshot(ctx, obj, record)[name]
+    target_id = target_id.strip().upper()
+    if name == "contacts":
+        kept = [i for i in current if i["contact_id"] != target_id]
+    else:
+        kept = [
+            i
+            for i in current
+            if not (i["id"] == target_id and (target_type is None or i["type"] == target_type))
+        ]
+    if len(kept) == len(current):
+        raise NotFound(f"{target_id} is not linked to this {obj}", object=obj, record_id=record.id)
+    return update(
+        ctx, obj, record, {name: kept}, expected_version=expected_version, action="unlink"
+    )
+
+
+def _link_field(obj: str, record: RecordMixin) -> str:
+    if obj == "deal":
+        return "contacts"
+    if obj == "activity":
+        return "links"
+    raise ValidationFailed(f"{obj} records have no links", object=obj, record_id=record.id)
+
+
+# -- archive and restore --------------------------------------------------------------------------
+
+
+def archive(
+    ctx: Ctx,
+    obj: str,
+    record: RecordMixin,
+    *,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> RecordMixin:
+    """Take a record out of the working set. Nothing is deleted; ``restore`` brings it back."""
+    authz.require(ctx, obj, "archive")
+    check_version(ctx, obj, record, expected_version)
+    if record.archived:
+        return record
+    return _set_archived(ctx, obj, record, True, (reason or "").strip()[:500] or None)
+
+
+def restore(
+    ctx: Ctx, obj: str, record: RecordMixin, *, expected_version: int | None = None
+) -> RecordMixin:
+    authz.require(ctx, obj, "archive")
+    check_version(ctx, obj, record, expected_version)
+    if not record.archived:
+        return record
+    return _set_archived(ctx, obj, record, False, None)
+
+
+def _set_archived(
+    ctx: Ctx, obj: str, record: RecordMixin, archived: bool, reason: str | None
+) -> RecordMixin:
+    model = model_for(obj)
+    now = ctx.now()
+    version = record.version + 1
+    changes = {
+        "archived": [record.archived, archived],
+        "archive_reason": [record.archive_reason, reason],
+    }
+    changes = {k: v for k, v in changes.items() if v[0] != v[1]}
+    result = ctx.session.execute(
+        sql_update(model)
+        .where(model.id == record.id, model.version == record.version)
+        .values(
+            archived=archived,
+            archived_at=now if archived else None,
+            archive_reason=reason,
+            version=version,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        check_version(ctx, obj, queries.get(ctx, obj, record.id), record.version)
+    action = "archive" if archived else "restore"
+    chain.append(ctx, [chain.Entry(obj, record.id, action, changes, version)])
+    snap = queries.get_snapshot(ctx, obj, queries.get(ctx, obj, record.id))
+    _run_after_hooks(ctx, [RecordChange(obj, record.id, action, changes, snap, version)])
+    return queries.get(ctx, obj, record.id)
+
+
+# -- external ids ---------------------------------------------------------------------------------
+
+
+def find_by_external_id(ctx: Ctx, obj: str, source: str, external_id: str) -> RecordMixin | None:
+    record_id = ctx.session.scalar(
+        select(ExternalId.record_id).where(
+            ExternalId.record_type == obj,
+            ExternalId.source == source,
+            ExternalId.external_id == external_id,
+        )
+    )
+    if record_id is None:
+        return None
+    return queries.get(ctx, obj, record_id)
+
+
+def upsert_many(
+    ctx: Ctx, obj: str, source: str, items: list[tuple[str, dict[str, Any]]]
+) -> list[ItemResult]:
+    """Create or update by external id. Updates apply the given fields; creates store the id."""
+    ext = [str(e).strip() for e, _ in items]
+    bad = [i for i, e in enumerate(ext) if not e]
+    known = dict(
+        ctx.session.execute(
+            select(ExternalId.external_id, ExternalId.record_id).where(
+                ExternalId.record_type == obj,
+                ExternalId.source == source,
+                ExternalId.external_id.in_(set(ext)),
+            )
+        ).all()
+    )
+    results: dict[int, ItemResult] = {
+        i: ItemResult(
+            i,
+            error=ValidationFailed(
+                "external id is blank",
+                object=obj,
+                issues=[FieldIssue("external_id", "required", "blank")],
+            ),
+        )
+        for i in bad
+    }
+    creates: list[int] = []
+    seen: dict[str, int] = {}
+    for i, (e, (_, values)) in enumerate(zip(ext, items, strict=True)):
+        if i in results:
+            continue
+        if e in seen:
+            results[i] = ItemResult(
+                i,
+                error=ValidationFailed(
+                    f"external id {e} appears twice in this batch (first at item {seen[e]})",
+                    object=obj,
+                    issues=[FieldIssue("external_id", "unique", "repeated in the batch", e)],
+                ),
+            )
+            continue
+        seen[e] = i
+        if e in known:
+            try:
+                with ctx.session.begin_nested():
+                    record = queries.get(ctx, obj, known[e])
+                    update(ctx, obj, record, values)
+                results[i] = ItemResult(i, known[e], created=False)
+            except PlumbError as exc:
+                results[i] = ItemResult(i, known[e], error=exc)
+        else:
+            creates.append(i)
+    if creates:
+        made = create_many(
+            ctx,
+            obj,
+            [items[i][1] for i in creates],
+            external_ids=[(source, ext[i]) for i in creates],
+        )
+        for i, result in zip(creates, made, strict=True):
+            result.index = i
+            results[i] = result
+    return [results[i] for i in range(len(items))]
+
+
+def upsert(
+    ctx: Ctx,
+    obj: str,
+    source: str,
+    external_id: str,
+    values: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> tuple[RecordMixin, bool]:
+    existing = find_by_external_id(ctx, obj, source, external_id)
+    if existing is not None:
+        return update(ctx, obj, existing, values, expected_version=expected_version), False
+    return create(ctx, obj, values, external_id=(source, external_id)), True
