@@ -102,8 +102,8 @@ def authenticate(
     session_ctx: Ctx, secret: str, now: datetime, source: Source = Source.API
 ) -> Actor:
     """The actor for a presented token, or NotAuthenticated (unknown, revoked, expired, inactive)."""
-    parts = secret.split("_")
-    if len(parts) != 3 or parts[0] != "plumb":
+    parts = secret.split("_", 2)  # the random part may itself hold underscores
+    if len(parts) != 3 or parts[0] != "plumb" or not parts[2]:
         raise NotAuthenticated("the token is malformed")
     session = session_ctx.session
     row = session.execute(

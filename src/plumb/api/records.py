@@ -17,6 +17,7 @@ from plumb.api.deps import etag, if_match, json_body, transaction
 from plumb.core.clock import parse_datetime
 from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest, FieldIssue, ValidationFailed
+from plumb.history.erase import erase as erase_record
 from plumb.history.queries import as_of, record_history
 from plumb.records import operations as ops
 from plumb.records import queries
@@ -214,6 +215,22 @@ def object_router(obj: str, workspace: Workspace) -> APIRouter:
                 ctx, obj, source, external_id, body, expected_version=expected
             )
             return _record_response(ctx, obj, record, 201 if created else 200)
+
+    if schema.personal:
+
+        @router.post("/{record_id}/erase", summary=f"Erase the personal data of a {obj}")
+        def erase(request: Request, record_id: str, body: Any = Depends(json_body)) -> JSONResponse:
+            """Right to erasure: blanks the personal fields and their values in the history.
+            The body names the reason: `{"reason": "request #123"}`."""
+            reason = str(body.get("reason") or "").strip() if isinstance(body, dict) else ""
+            if not reason:
+                raise ValidationFailed(
+                    "an erasure needs a reason",
+                    issues=[FieldIssue("reason", "required", "say why (e.g. the request id)")],
+                )
+            with transaction(request, write=True) as ctx:
+                record = queries.get(ctx, obj, record_id, for_update=True)
+                return JSONResponse(erase_record(ctx, obj, record, reason=reason))
 
     if obj == "deal":
         _deal_links(router)

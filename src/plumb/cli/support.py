@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,8 +66,9 @@ def ctx_settings_user() -> str | None:
 
 
 @contextmanager
-def transaction(*, write: bool = True) -> Iterator[Ctx]:
-    """One transaction for the command, under the CLI's actor; errors exit non-zero."""
+def transaction(*, write: bool = True, as_json: bool = False) -> Iterator[Ctx]:
+    """One transaction for the command, under the CLI's actor; errors exit non-zero (as
+    problem JSON on stdout when the command was given ``--json``)."""
     rt = runtime()
     try:
         session = rt.db.session(write=write)
@@ -82,11 +82,12 @@ def transaction(*, write: bool = True) -> Iterator[Ctx]:
             session.rollback()
             session.close()
     except PlumbError as exc:
-        fail(exc)
+        fail(exc, as_json=as_json)
 
 
 def fail(error: PlumbError | str, *, as_json: bool = False, code: int = 1) -> NoReturn:
-    if isinstance(error, PlumbError) and (as_json or "--json" in sys.argv):
+    """Report ``error`` (problem JSON under --json, else a line on stderr) and exit non-zero."""
+    if isinstance(error, PlumbError) and as_json:
         print(json.dumps(error.problem(), indent=2))
     else:
         err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)

@@ -56,3 +56,27 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_markdown() -> str:
+    """The reference page of every setting (docs/settings.md is this, checked by a test)."""
+    lines = [
+        "# Settings",
+        "",
+        "Plumb reads its settings from `PLUMB_*` environment variables (nothing else: no",
+        "settings file, so a deployment states them where it runs the process).",
+        "The workspace definition (fields, stages, pipelines) is a separate file: see",
+        "[workspace.md](workspace.md).",
+        "",
+        "| Variable | Default | What it does |",
+        "|---|---|---|",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = "(none)" if info.default is None else f"`{info.default}`"
+        description = (info.description or "").replace("|", "\\|")
+        lines.append(f"| `PLUMB_{name.upper()}` | {default} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")

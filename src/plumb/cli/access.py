@@ -1,0 +1,133 @@
+"""``plumb users`` and ``plumb tokens``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from plumb.access.tokens import create_token, list_tokens, revoke_token
+from plumb.access.users import create_user, find_user, list_users, user_json
+from plumb.cli.support import console, print_json, transaction
+from plumb.core.clock import isoformat
+
+users_app = typer.Typer(help="Users (record owners).", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens: shown once, stored hashed.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@users_app.command("add")
+def users_add(
+    email: str,
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[str, typer.Option(help="Role name from the workspace.")] = "rep",
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
+    team: Annotated[str | None, typer.Option(help="Team name (created if new).")] = None,
+    manager: Annotated[str | None, typer.Option(help="Manager's e-mail or id.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user."""
+    with transaction(as_json=as_json) as ctx:
+        user = create_user(
+            ctx,
+            email=email,
+            name=name,
+            role="admin" if admin else role,
+            team=team,
+            manager=manager,
+        )
+        data = user_json(user)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"added {data['email']} ({data['role']}) id {data['id']}")
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOpt = False) -> None:
+    """Every user, active or not."""
+    with transaction(write=False, as_json=as_json) as ctx:
+        users = [user_json(u) for u in list_users(ctx)]
+    if as_json:
+        print_json(users)
+        return
+    table = Table("id", "email", "name", "role", "active", box=None)
+    for u in users:
+        table.add_row(u["id"], u["email"], u["name"], u["role"], str(u["active"]))
+    console.print(table)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Argument(help="The user's e-mail or id.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="read, write, admin or object:action; repeatable."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a token for a user. The secret is printed once and never stored."""
+    with transaction(as_json=as_json) as ctx:
+        owner = find_user(ctx, user)
+        issued = create_token(ctx, owner, name, scope or ["read", "write"])
+        token_id, scopes = issued.token.id, list(issued.token.scopes)
+    if as_json:
+        print_json({"id": token_id, "scopes": scopes, "token": issued.secret})
+        return
+    console.print(f"token {token_id} for {user} ({', '.join(scopes)}); shown once:")
+    print(issued.secret)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return isoformat(value) if value is not None else None
+
+
+@tokens_app.command("list")
+def tokens_list(
+    user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tokens with their scopes and last use (never the secret)."""
+    with transaction(write=False, as_json=as_json) as ctx:
+        owner = find_user(ctx, user) if user else None
+        rows = [
+            {
+                "id": t.id,
+                "user_id": t.user_id,
+                "name": t.name,
+                "scopes": list(t.scopes),
+                "created_at": isoformat(t.created_at),
+                "last_used_at": _iso(t.last_used_at),
+                "revoked_at": _iso(t.revoked_at),
+            }
+            for t in list_tokens(ctx, owner)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "scopes", "last used", "revoked", box=None)
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["name"],
+            ", ".join(r["scopes"]),
+            r["last_used_at"] or "never",
+            r["revoked_at"] or "",
+        )
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str) -> None:
+    """Revoke a token: it is refused from now on."""
+    with transaction() as ctx:
+        revoke_token(ctx, token_id)
+    console.print(f"token {token_id} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
