@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-
 from sqlalchemy import select
 
 from plumb.core.errors import WorkspaceInvalid
+from plumb.core.settings import Settings, settings_markdown
 from plumb.models import ChangeEntry
 from plumb.runtime import Runtime
-from plumb.core.settings import Settings, settings_markdown
 from plumb.workspace.loader import default_text, parse_workspace
 from tests.conftest import Admin, ok
 

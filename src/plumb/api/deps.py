@@ -21,7 +21,8 @@ from plumb.runtime import Runtime
 
 
 def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def _bearer(request: Request) -> str:

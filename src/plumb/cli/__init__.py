@@ -124,9 +124,9 @@ def demo(
     ] = False,
 ) -> None:
     """Load a realistic demo workspace, dirt included: duplicates, blanks, stale deals, orphans."""
-    from plumb.demo.generator import load_demo
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from plumb.demo.generator import load_demo
 
     rt = runtime()
     with Progress(

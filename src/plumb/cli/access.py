@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -93,7 +93,7 @@ def tokens_list(
     """Tokens with their scopes and last use (never the secret)."""
     with transaction(write=False, as_json=as_json) as ctx:
         owner = find_user(ctx, user) if user else None
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": t.id,
                 "user_id": t.user_id,

@@ -137,7 +137,7 @@ def _object_app(obj: str) -> typer.Typer:
         columns = LIST_COLUMNS[obj]
         table = Table("id", *columns, box=None)
         for snap in snaps:
-            table.add_row(snap["id"], *(_cell(snap.get(c)) for c in columns))
+            table.add_row(str(snap["id"]), *(_cell(snap.get(c)) for c in columns))
         console.print(table)
         console.print(f"{len(snaps)} of {page.total} {plural}", style="dim")
         if page.next_cursor:
@@ -214,4 +214,3 @@ def _cell(value: Any) -> str:
 def register(app: typer.Typer) -> None:
     for obj in OBJECTS:
         app.add_typer(_object_app(obj), name=PLURALS[obj])
-

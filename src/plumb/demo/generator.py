@@ -101,9 +101,7 @@ def _messy_phone(rng: random.Random, locale: str) -> str:
         )
     if locale == "de_DE":
         return rng.choice(("+49 30 ", "030 ", "0049 30 ")) + str(rng.randint(1000000, 9999999))
-    return rng.choice(("+33 1 ", "01 ")) + " ".join(
-        f"{rng.randint(10, 99)}" for _ in range(4)
-    )
+    return rng.choice(("+33 1 ", "01 ")) + " ".join(f"{rng.randint(10, 99)}" for _ in range(4))
 
 
 class _Generator:
@@ -398,10 +396,9 @@ class _Generator:
             else:
                 deal["done"] = True
                 continue
-            if target in ("discovery", "proposal_sent", "negotiation", "closed_won"):
-                if not item.get("company_id"):
-                    company = deal["contact"].get("company") or rng.choice(self.companies)
-                    values["company_id"] = item["company_id"] = company["id"]
+            if target != "qualification" and not item.get("company_id"):
+                company = deal["contact"].get("company") or rng.choice(self.companies)
+                values["company_id"] = item["company_id"] = company["id"]
             if target in ("proposal_sent", "negotiation", "closed_won"):
                 if not item.get("amount"):
                     values["amount"] = item["amount"] = str(rng.randrange(20, 2000) * 250)

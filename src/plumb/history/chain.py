@@ -45,7 +45,7 @@ def payload_digest(nonce: str, changes: dict[str, Any]) -> str:
 def entry_meta(row: dict[str, Any] | ChangeEntry) -> dict[str, Any]:
     """The hashed metadata of an entry (everything but the values, the chain fields and id)."""
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    at = get("at")
+    at: Any = get("at")
     return {
         "at": at if isinstance(at, str) else isoformat(at),
         "record_type": get("record_type"),

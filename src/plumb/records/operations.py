@@ -120,8 +120,9 @@ def create_many(
             d.set("stage_entered_at", now)
         row = dict(template)
         row["id"] = record_id
-        row["custom"] = {}
-        row.update(column_values(sch, d.values, row["custom"]))
+        custom: dict[str, Any] = {}
+        row["custom"] = custom
+        row.update(column_values(sch, d.values, custom))
         rows.append(row)
         if obj == "deal":
             link_rows["contacts"] += [{"deal_id": record_id, **i} for i in d.after["contacts"]]
@@ -418,11 +419,11 @@ def _set_archived(
     model = model_for(obj)
     now = ctx.now()
     version = record.version + 1
-    changes = {
+    candidates: dict[str, list[Any]] = {
         "archived": [record.archived, archived],
         "archive_reason": [record.archive_reason, reason],
     }
-    changes = {k: v for k, v in changes.items() if v[0] != v[1]}
+    changes = {k: v for k, v in candidates.items() if v[0] != v[1]}
     result = ctx.session.execute(
         sql_update(model)
         .where(model.id == record.id, model.version == record.version)

@@ -296,7 +296,7 @@ def list_records(
         stmt = stmt.where(
             _after(col, model.id, null_rank, rank, last_value, last_id, descending, key)
         )
-    order = []
+    order: list[Any] = []
     if null_rank is not None:
         order.append(null_rank)
     order += [
