@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,8 +38,15 @@ def is_sqlite(engine_or_session: Engine | Session) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+def json_dumps(value: Any) -> str:
+    """How JSON columns are written (orjson: the change log writes a lot of JSON)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -60,10 +68,18 @@ def make_unpooled_engine(url: str) -> Engine:
     """For short-lived tools (migrations, test set-up) that must not keep connections open."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        engine = create_engine(
+            url,
+            poolclass=NullPool,
+            connect_args={"timeout": 30},
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
+        )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, poolclass=NullPool)
+    return create_engine(
+        url, poolclass=NullPool, json_serializer=json_dumps, json_deserializer=orjson.loads
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -14,14 +14,15 @@ at a time and uses lane 0.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
+from plumb.core.bulk import insert_rows
 from plumb.core.clock import isoformat
 from plumb.core.context import Ctx
 from plumb.core.errors import PlumbError
@@ -31,7 +32,8 @@ _LANE_KEY = "plumb_chain_lane"
 
 
 def canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON with sorted keys, UTF-8: the bytes that are hashed."""
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
 def genesis_hash(lane: int) -> str:
@@ -162,7 +164,7 @@ def append(ctx: Ctx, entries: list[Entry]) -> None:
         prev = link_hash(prev, lane, seq, meta, payload_digest(nonce, entry.changes))
         row["hash"] = prev
         rows.append(row)
-    session.execute(insert(ChangeEntry), rows)
+    insert_rows(session, ChangeEntry.__table__, rows)
     session.execute(update(ChainLane).where(ChainLane.lane == lane).values(seq=seq, hash=prev))
 
 

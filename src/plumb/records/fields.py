@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,6 +33,17 @@ class FieldValueError(ValueError):
 
 Coercer = Callable[[Any], Any]
 
+REFERENCE_TYPES = frozenset(
+    {
+        FieldType.RECORD,
+        FieldType.USER,
+        FieldType.DEAL_CONTACTS,
+        FieldType.LINKS,
+        FieldType.RECORD_ANY,
+    }
+)
+"""Field types whose values name other records or users."""
+
 
 @dataclass(frozen=True)
 class Field:
@@ -49,11 +60,13 @@ class Field:
     read_only: bool = False
     description: str = ""
     coerce: Coercer = field(default=lambda v: v, compare=False, repr=False)
+    is_link_set: bool = field(init=False, compare=False, repr=False)
+    """Kept in a join table rather than a column (deal contacts, activity links)."""
 
-    @property
-    def is_link_set(self) -> bool:
-        """Kept in a join table rather than a column (deal contacts, activity links)."""
-        return self.type in (FieldType.DEAL_CONTACTS, FieldType.LINKS)
+    def __post_init__(self) -> None:
+        # computed once: every write asks it of every field
+        link_set = self.type in (FieldType.DEAL_CONTACTS, FieldType.LINKS)
+        object.__setattr__(self, "is_link_set", link_set)
 
     def empty(self) -> Any:
         return [] if self.many else None
@@ -69,6 +82,7 @@ class ObjectSchema:
         self.personal = [f.name for f in fields if f.personal]
         self.custom_names = frozenset(f.name for f in fields if f.custom)
         self.link_sets = [f.name for f in fields if f.is_link_set]
+        self.reference_fields = frozenset(f.name for f in fields if f.type in REFERENCE_TYPES)
 
     def __getitem__(self, name: str) -> Field:
         return self.fields[name]
@@ -529,10 +543,7 @@ def _build(workspace: Workspace) -> dict[str, ObjectSchema]:
         ]
         if obj == "company":
             # Extra width for names: keep the 300 characters the column allows.
-            fields = [
-                Field(**{**f.__dict__, "coerce": _text(300)}) if f.name == "name" else f
-                for f in fields
-            ]
+            fields = [replace(f, coerce=_text(300)) if f.name == "name" else f for f in fields]
         fields += [
             Field(
                 name=c.name,

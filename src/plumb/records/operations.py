@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy import update as sql_update
 
 from plumb.access import authz
+from plumb.core.bulk import insert_rows
 from plumb.core.context import Ctx, PendingWrite, RecordChange
 from plumb.core.errors import FieldIssue, NotFound, PlumbError, ValidationFailed, VersionConflict
 from plumb.core.ids import new_ids
@@ -43,8 +44,9 @@ class ItemResult:
     error: PlumbError | None = None
 
 
-def _blank(value: Any) -> bool:
-    return value is None or value == [] or value == ""
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 def _columns(model: type[RecordMixin]) -> list[str]:
@@ -73,7 +75,9 @@ def _run_after_hooks(ctx: Ctx, changes: list[RecordChange]) -> None:
 def _diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list[Any]]:
     if before is None:
         return {
-            k: [[] if isinstance(v, list) else None, v] for k, v in after.items() if not _blank(v)
+            k: [[] if isinstance(v, list) else None, v]
+            for k, v in after.items()
+            if v is not None and (v or not isinstance(v, str | list))
         }
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
@@ -147,13 +151,12 @@ def create_many(
         results.append(ItemResult(d.index, record_id, created=True))
 
     if rows:
-        ctx.session.execute(insert(model), rows)
-        if link_rows["contacts"]:
-            ctx.session.execute(insert(DealContact), link_rows["contacts"])
-        if link_rows["links"]:
-            ctx.session.execute(insert(ActivityLink), link_rows["links"])
-        if ext_rows:
-            ctx.session.execute(insert(ExternalId), ext_rows)
+        # Table-level bulk inserts (COPY on PostgreSQL), not the ORM bulk path, which splits a
+        # batch into one statement per distinct set of non-null keys.
+        insert_rows(ctx.session, _table(model), rows)
+        insert_rows(ctx.session, _table(DealContact), link_rows["contacts"])
+        insert_rows(ctx.session, _table(ActivityLink), link_rows["links"])
+        insert_rows(ctx.session, _table(ExternalId), ext_rows)
         if obj == "activity":
             entries += _touch_last_activity(ctx, drafts)
         chain.append(ctx, entries)

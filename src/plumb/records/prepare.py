@@ -287,9 +287,10 @@ def resolve_references(ctx: Ctx, obj: str, drafts: list[Draft]) -> None:
     wanted: dict[str, set[str]] = defaultdict(set)
     emails: set[str] = set()
     user_ids: set[str] = set()
+    ref_fields = sch.reference_fields
     for d in drafts:
         for name, value in d.values.items():
-            if value is None:
+            if value is None or name not in ref_fields:
                 continue
             for target, ident in _refs(sch, name, value):
                 if target == "user":
