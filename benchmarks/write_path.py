@@ -101,6 +101,10 @@ def raw_insert(url: str, rows: list[dict[str, Any]]) -> float:
         began = time.perf_counter()
         for start in range(0, len(rows), BATCH):
             cur = raw.cursor()
+            if not pg:
+                # Plumb's SQLite connections are in autocommit mode and begin explicitly;
+                # without this each row would be its own transaction.
+                cur.execute("BEGIN")
             cur.executemany(sql, [tuple(r[c] for c in cols) for r in rows[start : start + BATCH]])
             raw.commit()
         return time.perf_counter() - began
