@@ -1,20 +1,22 @@
 """Inserting many rows in the caller's transaction, by the fastest path each database offers.
 
-On PostgreSQL a batch goes through ``COPY ... FROM STDIN`` on the session's own connection (so
-it commits or rolls back with everything else); elsewhere it is one multi-row ``INSERT``. Values
-pass through each column type's bind processing first, so JSON, money and timestamps are stored
-exactly as an ``INSERT`` would store them.
+On PostgreSQL a batch goes through ``COPY ... FROM STDIN`` on the session's own connection; on
+SQLite through the driver's ``executemany`` on that connection. Either way it commits or rolls
+back with everything else in the transaction. Values pass through each column type's bind
+processing first, so JSON, money and timestamps are stored exactly as an ``INSERT`` through
+SQLAlchemy would store them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-COPY_MIN_ROWS = 50
+FAST_PATH_MIN_ROWS = 50
 """Below this a plain INSERT is as fast and simpler."""
 
 
@@ -23,7 +25,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     connection = session.connection()
     dialect = connection.dialect
-    if dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+    if len(rows) < FAST_PATH_MIN_ROWS or dialect.name not in ("postgresql", "sqlite"):
         session.execute(insert(table), list(rows))
         return
     names: list[str] = []
@@ -35,13 +37,35 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
     quote = dialect.identifier_preparer.quote
-    statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    columns = ", ".join(quote(n) for n in names)
+    values = _processed_rows(rows, names, processed)
+    if dialect.name == "postgresql":
+        _copy(connection, f"COPY {quote(table.name)} ({columns}) FROM STDIN", values)
+    else:
+        marks = ", ".join("?" for _ in names)
+        # names come from the table metadata, quoted by the dialect; values are parameters
+        statement = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608
+        connection.exec_driver_sql(statement, [tuple(v) for v in values])
+
+
+def _processed_rows(
+    rows: Sequence[dict[str, Any]],
+    names: list[str],
+    processed: list[tuple[int, Callable[[Any], Any]]],
+) -> list[list[Any]]:
+    out = []
+    for row in rows:
+        values = [row.get(name) for name in names]
+        for i, process in processed:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        out.append(values)
+    return out
+
+
+def _copy(connection: Connection, statement: str, values: list[list[Any]]) -> None:
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            values = [row.get(name) for name in names]
-            for i, process in processed:
-                if values[i] is not None:
-                    values[i] = process(values[i])
-            copy.write_row(values)
+        for row in values:
+            copy.write_row(row)
