@@ -51,7 +51,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 def _processed_rows(
     rows: Sequence[dict[str, Any]],
     names: list[str],
-    processed: list[tuple[int, Callable[[Any], Any]]],
+    processed: Sequence[tuple[int, Callable[[Any], Any]]],
 ) -> list[list[Any]]:
     out = []
     for row in rows:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from plumb.core.bulk import insert_rows
@@ -164,7 +164,7 @@ def append(ctx: Ctx, entries: list[Entry]) -> None:
         prev = link_hash(prev, lane, seq, meta, payload_digest(nonce, entry.changes))
         row["hash"] = prev
         rows.append(row)
-    insert_rows(session, ChangeEntry.__table__, rows)
+    insert_rows(session, cast(Table, ChangeEntry.__table__), rows)
     session.execute(update(ChainLane).where(ChainLane.lane == lane).values(seq=seq, hash=prev))
 
 
