@@ -81,6 +81,19 @@ def create_user(
             object="user",
             issues=[FieldIssue("name", "required", "a name is required")],
         )
+    if role not in ctx.workspace.roles:
+        raise ValidationFailed(
+            "the user could not be created",
+            object="user",
+            issues=[
+                FieldIssue(
+                    "role",
+                    "role",
+                    f"no role {role!r} in the workspace ({', '.join(ctx.workspace.roles)})",
+                    role,
+                )
+            ],
+        )
     if ctx.session.scalar(select(User.id).where(func.lower(User.email) == email)):
         raise Conflict(f"a user with e-mail {email} exists", object="user")
     team_id = ensure_team(ctx, team).id if team else None

@@ -93,7 +93,7 @@ def _object_app(obj: str) -> typer.Typer:
                     at = parse_datetime(as_of)
                 except ValueError as exc:
                     raise BadRequest(f"--as-of {as_of!r} is not a date or time") from exc
-                snap = record_as_of(ctx, obj, record_id, at)
+                snap = authz.redact(ctx, obj, record_as_of(ctx, obj, record_id, at))
                 print_json(snap) if as_json else print_record(snap)
                 return
             _show(ctx, obj, queries.get(ctx, obj, record_id), as_json)

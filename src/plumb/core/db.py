@@ -10,6 +10,7 @@ writer takes the write lock up front instead of failing half-way when it upgrade
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -102,13 +103,31 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+_WRITE_LOCK_KEY = "plumb.sqlite_write_lock"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _release_write_lock(session: Session) -> None:
+    lock = session.info.pop(_WRITE_LOCK_KEY, None)
+    if lock is not None:
+        lock.release()
+
+
 class Database:
-    """An engine and its two session factories."""
+    """An engine and its two session factories.
+
+    SQLite allows one writer at a time. Rather than let concurrent write transactions in this
+    process collide on the file lock (where SQLite's busy handler sleeps for up to 100 ms
+    between retries), they queue on a lock in the process, taken before ``BEGIN IMMEDIATE`` and
+    released when the transaction ends. Other processes still meet the busy timeout.
+    """
 
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = normalize_url(url)
         self.engine = engine or make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._write_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -117,7 +136,13 @@ class Database:
     def session(self, *, write: bool = True) -> Session:
         session = self._sessions()
         if write and self.dialect == "sqlite":
-            session.connection(execution_options={"plumb_sqlite_begin": "IMMEDIATE"})
+            self._write_lock.acquire()
+            session.info[_WRITE_LOCK_KEY] = self._write_lock
+            try:
+                session.connection(execution_options={"plumb_sqlite_begin": "IMMEDIATE"})
+            except BaseException:
+                session.close()
+                raise
         return session
 
     @contextmanager

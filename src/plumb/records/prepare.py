@@ -363,4 +363,47 @@ def prepare(ctx: Ctx, obj: str, drafts: list[Draft], *, creating: bool) -> None:
     resolve_stages(ctx, obj, drafts, creating=creating)
     resolve_references(ctx, obj, drafts)
     check_required(ctx, obj, drafts)
+    check_named_permissions(ctx, obj, drafts)
     check_stage_gates(ctx, obj, drafts)
+
+
+def _stage_index(ws: Workspace, obj: str, values: dict[str, Any]) -> int | None:
+    if obj in LIFECYCLE_OBJECTS:
+        keys = [s.key for s in ws.lifecycle_stages]
+        key = values.get("lifecycle_stage")
+    else:
+        pipe = ws.pipeline(obj, values.get("pipeline") or "")
+        keys = [s.key for s in pipe.stages] if pipe else []
+        key = values.get("stage")
+    return keys.index(key) if key in keys else None
+
+
+def check_named_permissions(ctx: Ctx, obj: str, drafts: list[Draft]) -> None:
+    """Writes only some roles may make: giving a record to another owner, moving a stage
+    backwards, entering a stage without its required fields. Each use of one is recorded in
+    the entry's context."""
+    name = stage_field(obj)
+    for d in drafts:
+        if not d.ok:
+            continue
+        try:
+            owner = d.after.get("owner_id")
+            old_owner = d.before.get("owner_id") if d.before is not None else ctx.actor.user_id
+            if "owner_id" in d.values and owner != old_owner and ctx.actor.user_id is not None:
+                authz.require_grant(ctx, "change_owner", obj=obj)
+                d.context.setdefault("permissions", []).append("change_owner")
+            if (
+                name is not None
+                and d.before is not None
+                and d.before.get(name) != d.after.get(name)
+            ):
+                old = _stage_index(ctx.workspace, obj, d.before)
+                new = _stage_index(ctx.workspace, obj, d.after)
+                same_pipeline = d.before.get("pipeline") == d.after.get("pipeline")
+                if old is not None and new is not None and new < old and same_pipeline:
+                    authz.require_grant(ctx, "move_stage_backwards", obj=obj)
+                    d.context.setdefault("permissions", []).append("move_stage_backwards")
+            if BYPASS_STAGE_GATE in ctx.flags:
+                authz.require_grant(ctx, BYPASS_STAGE_GATE, obj=obj)
+        except PlumbError as exc:
+            d.error = exc

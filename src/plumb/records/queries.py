@@ -275,6 +275,8 @@ def list_records(
     sch = schema(ctx, obj)
     model = model_for(obj)
     limit = max(1, min(limit, MAX_LIMIT))
+    hidden = authz.hidden_fields(ctx, obj)
+    _refuse_hidden(sch, hidden, [f.field for f in filters or []], sort)
     stmt = _visible(ctx, obj, select(model))
     filters = filters or []
     if not include_archived and not any(f.field == "archived" for f in filters):
@@ -282,7 +284,7 @@ def list_records(
     for flt in filters:
         stmt = stmt.where(_condition(ctx.session, sch, model, flt))
     if search:
-        stmt = stmt.where(search_clause(obj, model, search))
+        stmt = stmt.where(search_clause(obj, model, search, hidden))
     total = None
     if count:
         total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
@@ -367,8 +369,25 @@ def _after(
     )
 
 
-def search_clause(obj: str, model: type[RecordMixin], text: str) -> ColumnElement[bool]:
-    """A simple case-insensitive match on the fields people search by."""
+def _refuse_hidden(
+    sch: ObjectSchema, hidden: frozenset[str], filtered: list[str], sort: str | None
+) -> None:
+    """Filtering or sorting on a field the actor may not see would reveal its values: it is
+    refused exactly like a field that does not exist."""
+    names = [*filtered, (sort or "").lstrip("-")]
+    denied = [n for n in names if n in hidden]
+    if denied:
+        raise ValidationFailed(
+            "invalid filter",
+            object=sch.object,
+            issues=[FieldIssue(n, "filter", f"{sch.object} has no field {n!r}") for n in denied],
+        )
+
+
+def search_clause(
+    obj: str, model: type[RecordMixin], text: str, hidden: frozenset[str] = frozenset()
+) -> ColumnElement[bool]:
+    """A simple case-insensitive match on the fields people search by (and may see)."""
     needle = text.strip().lower()
     if not needle:
         return true()
@@ -380,4 +399,8 @@ def search_clause(obj: str, model: type[RecordMixin], text: str) -> ColumnElemen
         "task": ("title",),
         "activity": ("subject",),
     }[obj]
-    return or_(*[func.lower(getattr(model, n)).contains(needle, autoescape=True) for n in names])
+    visible_names = [n for n in names if n not in hidden]
+    return or_(
+        false(),
+        *[func.lower(getattr(model, n)).contains(needle, autoescape=True) for n in visible_names],
+    )

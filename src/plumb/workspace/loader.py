@@ -57,7 +57,7 @@ def parse_workspace(text: str, source: str) -> LoadedWorkspace:
         data = {}
     if not isinstance(data, dict):
         raise WorkspaceInvalid(f"{source}:1: the workspace definition must be a mapping")
-    data = _with_standard_picklists(data, source)
+    data = _with_default_roles(_with_standard_picklists(data, source), source)
     try:
         workspace = Workspace.model_validate(data)
     except ValidationError as exc:
@@ -91,6 +91,13 @@ def _with_standard_picklists(data: dict[str, Any], source: str) -> dict[str, Any
     for name in missing:
         filled[name] = defaults[name]
     return {**data, "picklists": filled}
+
+
+def _with_default_roles(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """A definition without a ``roles`` section gets the default roles."""
+    if "roles" in data or source == "built-in default":
+        return data
+    return {**data, "roles": yaml.safe_load(default_text())["roles"]}
 
 
 def _summary(source: str, lines: list[str]) -> str:

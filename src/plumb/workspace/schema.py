@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from plumb.workspace.roles import Role, role_problems
 from plumb.workspace.standard import (
     CUSTOM_FIELD_TYPES,
     LIFECYCLE_OBJECTS,
@@ -126,6 +127,7 @@ class Workspace(Strict):
     lifecycle_stages: list[Stage] = Field(default_factory=list)
     pipelines: Pipelines = Field(default_factory=Pipelines)
     objects: dict[str, ObjectDefinition] = Field(default_factory=dict)
+    roles: dict[Key, Role] = Field(default_factory=dict)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -162,6 +164,7 @@ class Workspace(Strict):
             found += self._field_problems(obj, definition)
         for name, picklist in self.picklists.items():
             found += _picklist_problems(name, picklist)
+        found += role_problems(self.roles, self.field_names)
         found += _stage_list_problems(("lifecycle_stages",), self.lifecycle_stages)
         for i, stage in enumerate(self.lifecycle_stages):
             for obj in LIFECYCLE_OBJECTS:
