@@ -258,3 +258,32 @@ def test_openapi_document_describes_every_object(api: TestClient) -> None:
     for plural in ("contacts", "companies", "deals", "activities", "tasks", "cases"):
         assert f"/api/v1/{plural}" in spec["paths"]
         assert f"/api/v1/{plural}/bulk" in spec["paths"]
+
+
+def test_bulk_paths_fill_defaults_like_single_creates(api: TestClient) -> None:
+    """Large batches take the fast insert path; small ones the plain one. Both must store the
+    same thing, including list fields left out (participants, phones) as empty lists."""
+    contact = create(api, "contacts", {"first_name": "Bulk"})
+    for size in (3, 120):
+        items = [
+            {
+                "type": "note",
+                "occurred_at": "2026-02-01T10:00:00Z",
+                "links": [f"contact:{contact['id']}"],
+            }
+            for _ in range(size)
+        ]
+        result = ok(api.post("/api/v1/activities/bulk", json={"items": items}))
+        assert result["failed"] == 0, result
+        first = ok(api.get(f"/api/v1/activities/{result['results'][0]['id']}"))
+        assert first["participants"] == []
+        people = ok(
+            api.post(
+                "/api/v1/contacts/bulk",
+                json={"items": [{"first_name": f"P{i}"} for i in range(size)]},
+            )
+        )
+        assert people["failed"] == 0
+        person = ok(api.get(f"/api/v1/contacts/{people['results'][-1]['id']}"))
+        assert person["phones"] == []
+        assert person["emails"] == []

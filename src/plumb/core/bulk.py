@@ -26,11 +26,13 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     connection = session.connection()
     dialect = connection.dialect
     if len(rows) < FAST_PATH_MIN_ROWS or dialect.name not in ("postgresql", "sqlite"):
-        session.execute(insert(table), list(rows))
+        session.execute(insert(table), _with_defaults(table, rows))
         return
     names: list[str] = []
     for row in rows:
         names += [k for k in row if k not in names]
+    names += [c.name for c in _defaulted(table) if c.name not in names]
+    rows = _with_defaults(table, rows)
     processed = [
         (i, proc)
         for i, name in enumerate(names)
@@ -46,6 +48,32 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         # names come from the table metadata, quoted by the dialect; values are parameters
         statement = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608
         connection.exec_driver_sql(statement, [tuple(v) for v in values])
+
+
+def _defaulted(table: Table) -> list[Any]:
+    """NOT NULL columns with a Python-side default (``default=list`` and the like)."""
+    return [
+        c
+        for c in table.columns
+        if c.default is not None and not c.nullable and c.default.is_scalar | c.default.is_callable
+    ]
+
+
+def _with_defaults(table: Table, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fill a defaulted NOT NULL column left out or None, as an ORM insert would."""
+    columns = _defaulted(table)
+    if not columns:
+        return list(rows)
+    out = []
+    for row in rows:
+        missing = [c for c in columns if row.get(c.name) is None]
+        if missing:
+            row = dict(row)
+            for c in missing:
+                default = c.default
+                row[c.name] = default.arg(None) if default.is_callable else default.arg
+        out.append(row)
+    return out
 
 
 def _processed_rows(
