@@ -101,7 +101,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Defaults to PLUMB_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Defaults to PLUMB_PORT.")] = None,
 ) -> None:
-    """Run the API (and web UI) server. An empty database is created first."""
+    """Run the API server. An empty database is created first."""
     import uvicorn
 
     from plumb.api.app import create_app
