@@ -164,7 +164,7 @@ def append(ctx: Ctx, entries: list[Entry]) -> None:
         prev = link_hash(prev, lane, seq, meta, payload_digest(nonce, entry.changes))
         row["hash"] = prev
         rows.append(row)
-    insert_rows(session, ChangeEntry.__table__, rows)
+    insert_rows(session, ChangeEntry.metadata.tables[ChangeEntry.__tablename__], rows)
     session.execute(update(ChainLane).where(ChainLane.lane == lane).values(seq=seq, hash=prev))
 
 
