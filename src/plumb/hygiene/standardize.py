@@ -142,12 +142,13 @@ def _stable(number: phonenumbers.PhoneNumber, region: str) -> phonenumbers.Phone
 
 
 def url(value: str) -> str:
-    value = text(value)
-    if "://" not in value:
-        value = "https://" + value
+    """An http(s) address with the host lowercased; ``https://`` is added when no scheme is
+    given, and a bare ``/`` path is dropped."""
+    typed = text(value)
+    value = typed if "://" in typed else "https://" + typed
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or "." not in parts.netloc or " " in value:
-        raise Unstandardizable("url", f"{value!r} is not a web address")
+        raise Unstandardizable("url", f"{typed!r} is not a web address")
     host = parts.netloc.lower()
     path = parts.path if parts.path not in ("", "/") else ""
     query = f"?{parts.query}" if parts.query else ""
