@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from plumb.core.actor import Actor, ActorKind, Source, system_actor
@@ -90,7 +91,8 @@ def fail(error: PlumbError | str, *, as_json: bool = False, code: int = 1) -> No
     if isinstance(error, PlumbError) and as_json:
         print(json.dumps(error.problem(), indent=2))
     else:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+        # The message carries "[rule]" tags and typed values: not Rich markup.
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True)
     raise typer.Exit(code)
 
 

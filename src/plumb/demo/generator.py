@@ -38,7 +38,7 @@ Progress = Callable[[str, int, int], None]
 """``progress(step, done, total)``."""
 
 WEEKS = 52
-ADMIN_EMAIL = "admin@demo.plumb.test"
+ADMIN_EMAIL = "admin@demo.plumb.example"
 FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "web.de", "gmx.net")
 COUNTRY_SPELLINGS = {
     "en_US": ("US", "USA", "United States", "U.S.A.", "united states", None),
@@ -95,13 +95,17 @@ def _messy_phone(rng: random.Random, locale: str) -> str:
                 f"{area}-{mid}-{last} ext. {rng.randint(10, 99)}",
             )
         )
+    # The demo workspace reads numbers without a country code as US numbers, so numbers
+    # abroad carry theirs, typed the ways people type them.
     if locale == "en_GB":
-        return rng.choice(("+44 20 7946 0", "020 7946 0", "+44 (0)20 7946 0")) + str(
+        return rng.choice(("+44 20 7946 0", "+44 (0)20 7946 0", "+442079460")) + str(
             rng.randint(100, 999)
         )
     if locale == "de_DE":
-        return rng.choice(("+49 30 ", "030 ", "0049 30 ")) + str(rng.randint(1000000, 9999999))
-    return rng.choice(("+33 1 ", "01 ")) + " ".join(f"{rng.randint(10, 99)}" for _ in range(4))
+        return rng.choice(("+49 30 ", "+49 (0)30 ", "+49-30-")) + str(rng.randint(1000000, 9999999))
+    return rng.choice(("+33 1 ", "+33 (0)1 ")) + " ".join(
+        f"{rng.randint(10, 99)}" for _ in range(4)
+    )
 
 
 class _Generator:
@@ -179,7 +183,7 @@ class _Generator:
 
     def email_of(self, name: str) -> str:
         first, last = name.lower().split(" ", 1)
-        return f"{first}.{last}@demo.plumb.test"
+        return f"{first}.{last}@demo.plumb.example"
 
     def share(self, total: int, week: int) -> int:
         """How many of ``total`` arrive in ``week`` (growing through the year)."""
@@ -315,7 +319,8 @@ class _Generator:
         if src.get("email") and rng.random() < 0.7:
             item["email"] = src["email"].upper() if rng.random() < 0.3 else src["email"]
         if src.get("phone") and rng.random() < 0.6:
-            item["phone"] = re.sub(r"\D", "", src["phone"])
+            # digits only, the extension left off
+            item["phone"] = re.sub(r"[^\d+]", "", src["phone"].partition(" ext")[0])
         if src.get("company_id") and rng.random() < 0.5:
             item["company_id"] = src["company_id"]
         item["lifecycle_stage"] = "lead"

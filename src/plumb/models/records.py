@@ -29,6 +29,8 @@ class Company(RecordMixin, AddressMixin, Base):
     __tablename__ = "companies"
 
     name: Mapped[str] = mapped_column(String(300), nullable=False)
+    name_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    """``name`` without legal suffix and punctuation, for matching; maintained on write."""
     domain: Mapped[str | None] = mapped_column(String(255), index=True)
     website: Mapped[str | None] = mapped_column(String(2000))
     phone: Mapped[str | None] = mapped_column(String(40))

@@ -8,6 +8,7 @@ queries, not one per row.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import false, func, select
 from plumb.access import authz
 from plumb.core.context import Ctx
 from plumb.core.errors import FieldIssue, PlumbError, StageGateError, ValidationFailed
+from plumb.hygiene import standardize as std
 from plumb.models import User
 from plumb.records.fields import ObjectSchema, schema_for, to_json
 from plumb.records.rows import model_for
@@ -23,6 +25,8 @@ from plumb.workspace.schema import Stage, Workspace, normalize_word
 from plumb.workspace.standard import LIFECYCLE_OBJECTS, PIPELINE_OBJECTS, FieldType
 
 BYPASS_STAGE_GATE = "bypass_stage_gate"
+UNSTANDARDIZED = "unstandardized"
+"""Change-log context key: {field: rule} of values kept as typed under the ``keep`` policy."""
 
 
 @dataclass
@@ -53,11 +57,15 @@ class Draft:
         self.after[name] = to_json(value)
 
 
-def split_contact_aliases(raw: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
-    """``email`` / ``phone`` on a contact set the primary address / number."""
-    if "email" not in raw and "phone" not in raw:
-        return raw
+def split_contact_aliases(
+    raw: dict[str, Any], before: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[FieldIssue]]:
+    """``email`` / ``phone`` on a contact set the primary address / number; ``name`` (a full
+    name) is parsed into ``first_name`` and ``last_name`` where those are not given."""
+    if "email" not in raw and "phone" not in raw and "name" not in raw:
+        return raw, []
     out = dict(raw)
+    issues: list[FieldIssue] = []
     for alias, many in (("email", "emails"), ("phone", "phones")):
         if alias not in out:
             continue
@@ -66,7 +74,19 @@ def split_contact_aliases(raw: dict[str, Any], before: dict[str, Any] | None) ->
             continue
         rest = list((before or {}).get(many) or [])[1:]
         out[many] = ([value] if value else []) + [v for v in rest if v != value]
-    return out
+    if "name" in out:
+        full = out.pop("name")
+        if isinstance(full, str) and full.strip():
+            try:
+                first, last = std.person_name(full)
+            except std.Unstandardizable as exc:
+                issues.append(FieldIssue("name", exc.rule, exc.message, full))
+            else:
+                out.setdefault("first_name", first or None)
+                out.setdefault("last_name", last or None)
+        elif full not in (None, ""):
+            issues.append(FieldIssue("name", "type", "expected a full name as text", str(full)))
+    return out, issues
 
 
 def clean_drafts(
@@ -85,18 +105,54 @@ def clean_drafts(
                 Draft(index, {}, {}, before, [FieldIssue("(item)", "type", "expected an object")])
             )
             continue
+        alias_issues: list[FieldIssue] = []
         if obj == "contact":
-            raw = split_contact_aliases(raw, before)
-        values, issues = sch.clean(raw, allow_read_only=allow_read_only)
+            raw, alias_issues = split_contact_aliases(raw, before)
+        values, issues, kept = sch.clean(raw, allow_read_only=allow_read_only)
         after = (
             dict(before) if before is not None else {n: f.empty() for n, f in sch.fields.items()}
         )
         for name, value in values.items():
             after[name] = to_json(value)
-        drafts.append(Draft(index, values, after, before, issues))
+        context: dict[str, Any] = {UNSTANDARDIZED: kept} if kept else {}
+        drafts.append(Draft(index, values, after, before, alias_issues + issues, None, context))
     writable = {name for d in drafts for name in d.values}
     authz.check_writable(ctx, obj, writable)
     return drafts
+
+
+def standardize_dependent(ctx: Ctx, obj: str, drafts: list[Draft]) -> None:
+    """Standardizing that needs other fields of the record: a region needs its country; a
+    company's name key follows its name; a website gives a company its domain when it has none."""
+    if obj not in ("contact", "company"):
+        return
+    keep_region = ctx.workspace.hygiene.policy("region") == "keep"
+    for d in drafts:
+        if "region" in d.values or "country" in d.values:
+            _standardize_region(d, keep_region)
+        if obj != "company":
+            continue
+        if "name" in d.values or "name_key" in d.values:
+            name = d.after.get("name")
+            d.set("name_key", (std.company_key(name) or None) if name else None)
+        website = d.after.get("website")
+        if website and "website" in d.values and not d.after.get("domain"):
+            # A website on a free-mail or bare host names no company domain: leave it blank.
+            with suppress(std.Unstandardizable):
+                d.set("domain", std.company_domain(website))
+
+
+def _standardize_region(d: Draft, keep: bool) -> None:
+    value, country = d.after.get("region"), d.after.get("country")
+    if not value or not country or not std.is_country_code(country):
+        return  # without a known country a region stays as typed
+    try:
+        d.set("region", std.region(value, country))
+    except std.Unstandardizable as exc:
+        if keep:
+            d.context.setdefault(UNSTANDARDIZED, {})["region"] = exc.rule
+        else:
+            d.issues.append(FieldIssue("region", exc.rule, exc.message, value))
 
 
 def apply_create_defaults(ctx: Ctx, obj: str, drafts: list[Draft]) -> None:
@@ -358,6 +414,7 @@ def _refs(sch: ObjectSchema, name: str, value: Any) -> list[tuple[str, str]]:
 
 def prepare(ctx: Ctx, obj: str, drafts: list[Draft], *, creating: bool) -> None:
     """Everything between cleaning and writing, in order; issues accumulate on each draft."""
+    standardize_dependent(ctx, obj, drafts)
     if creating:
         apply_create_defaults(ctx, obj, drafts)
     resolve_stages(ctx, obj, drafts, creating=creating)

@@ -130,13 +130,27 @@ def _filter_value(sch: ObjectSchema, name: str, op: str, raw: str) -> Any:
     if name in ("created_at", "updated_at"):
         return parse_datetime(raw)
     if name in ("email", "phone"):
-        return raw.strip().lower() if name == "email" else raw.strip()
+        return _standard_or_typed(sch, name, raw)
     spec = sch[name]
     if op == "in":
         return [_coerce_one(spec, part) for part in raw.split(",") if part.strip()]
     if op == "contains":
         return raw.strip()
     return _coerce_one(spec, raw)
+
+
+def _standard_or_typed(sch: ObjectSchema, name: str, raw: str) -> str:
+    """A filter on an address or a number matches its standard form (``(415) 555-0134`` finds
+    ``+14155550134``); a fragment that does not standardize is matched as typed."""
+    spec = sch[name] if name in sch else sch[f"{name}s"]
+    try:
+        value = spec.coerce(raw)
+    except ValueError:  # FieldValueError and Unstandardizable: not a whole address or number
+        value = None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    out = str(value) if value else raw.strip()
+    return out.lower() if name == "email" else out
 
 
 def _coerce_one(spec: Field, raw: str) -> Any:

@@ -119,10 +119,33 @@ class WorkspaceSettings(Strict):
     timezone: str = "UTC"
 
 
+Policy = Literal["refuse", "keep"]
+KeepableType = Literal["email", "phone", "url", "domain", "country", "region"]
+
+
+class HygieneSettings(Strict):
+    """What happens to a value Plumb cannot standardize (an impossible phone number, a country
+    it does not know): ``refuse`` the write with an error naming the field, the value and the
+    rule, or ``keep`` the value as typed and record the field and rule in the change log."""
+
+    on_unstandardizable: Policy = "refuse"
+    per_type: dict[KeepableType, Policy] = Field(
+        default_factory=dict, description="Overrides by field type, e.g. {phone: keep}."
+    )
+
+    def policy(self, field_type: str) -> Policy:
+        """The policy for values of ``field_type`` (a FieldType value)."""
+        for kind, policy in self.per_type.items():
+            if kind == field_type:
+                return policy
+        return self.on_unstandardizable
+
+
 class Workspace(Strict):
     """The whole definition. Later capabilities add their own sections here."""
 
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    hygiene: HygieneSettings = Field(default_factory=HygieneSettings)
     picklists: dict[Key, Picklist] = Field(default_factory=dict)
     lifecycle_stages: list[Stage] = Field(default_factory=list)
     pipelines: Pipelines = Field(default_factory=Pipelines)
@@ -148,7 +171,7 @@ class Workspace(Strict):
         names = {f.name for f in STANDARD_FIELDS[obj]}
         names |= {f.name for f in self.custom_fields(obj)}
         if obj == "contact":
-            names |= {"email", "phone"}
+            names |= {"email", "phone", "name"}
         return names
 
     # -- cross-reference checks ----------------------------------------------------------------

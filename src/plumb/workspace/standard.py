@@ -31,6 +31,7 @@ class FieldType(StrEnum):
     PIPELINE = "pipeline"
     CURRENCY = "currency"
     COUNTRY = "country"
+    REGION = "region"  # ISO 3166-2 when the record's country is known
     DOMAIN = "domain"
     DEAL_CONTACTS = "deal_contacts"  # [{contact_id, role}] kept in deal_contacts
     LINKS = "links"  # [{type, id}] kept in activity_links
@@ -96,6 +97,7 @@ RESERVED_NAMES = frozenset(
         "custom",
         "email",
         "phone",
+        "name",
         "external_id",
         "external_ids",
         "aliases",
@@ -123,7 +125,7 @@ def _address(personal: bool) -> list[FieldSpec]:
     return [
         FieldSpec("street", FieldType.TEXT, "Street", personal=personal),
         FieldSpec("city", FieldType.TEXT, "City", personal=personal),
-        FieldSpec("region", FieldType.TEXT, "Region / state"),
+        FieldSpec("region", FieldType.REGION, "Region / state"),
         FieldSpec("postal_code", FieldType.TEXT, "Postal code", personal=personal),
         FieldSpec("country", FieldType.COUNTRY, "Country"),
     ]
@@ -163,6 +165,13 @@ STANDARD_FIELDS: dict[str, list[FieldSpec]] = {
     "company": [
         OWNER,
         FieldSpec("name", FieldType.TEXT, "Name", required=True),
+        FieldSpec(
+            "name_key",
+            FieldType.TEXT,
+            "Name match key",
+            read_only=True,
+            description="The name without legal suffix, case and punctuation (Acme, Inc. -> acme).",
+        ),
         FieldSpec("domain", FieldType.DOMAIN, "Domain"),
         FieldSpec("website", FieldType.URL, "Website"),
         FieldSpec("phone", FieldType.PHONE, "Phone"),
