@@ -72,3 +72,16 @@ def ensure_ready(url: str, *, lanes: int) -> None:
             f"the database schema is at {current or 'an unknown revision'}, this Plumb needs "
             f"{head}: run `plumb db upgrade`"
         )
+
+
+def autogenerate(url: str, *, message: str, rev_id: str) -> None:
+    """Write a new migration from the difference between the models and ``url``'s schema
+    (a developer tool: ``scripts/new-migration``). Review the file it writes before committing."""
+    engine = make_unpooled_engine(url)
+    try:
+        cfg = _config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id)
+    finally:
+        engine.dispose()

@@ -2,6 +2,7 @@
 
 from plumb.models.base import Base
 from plumb.models.history import ChainLane, ChangeEntry, WorkspaceRevision
+from plumb.models.identity import MatchDecision, Merge, RecordAlias
 from plumb.models.records import (
     RECORD_MODELS,
     Activity,
@@ -30,6 +31,9 @@ __all__ = [
     "Deal",
     "DealContact",
     "ExternalId",
+    "MatchDecision",
+    "Merge",
+    "RecordAlias",
     "Task",
     "Team",
     "User",
