@@ -6,6 +6,9 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
+from plumb.access import authz
+from plumb.access.passwords import hash_password
+from plumb.access.sessions import revoke_sessions
 from plumb.core.context import Ctx
 from plumb.core.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from plumb.core.ids import new_id
@@ -56,6 +59,22 @@ def ensure_team(ctx: Ctx, name: str) -> Team:
     return ctx.session.get_one(Team, team_id)
 
 
+def _check_role(ctx: Ctx, role: str, message: str) -> None:
+    if role not in ctx.workspace.roles:
+        raise ValidationFailed(
+            message,
+            object="user",
+            issues=[
+                FieldIssue(
+                    "role",
+                    "role",
+                    f"no role {role!r} in the workspace ({', '.join(ctx.workspace.roles)})",
+                    role,
+                )
+            ],
+        )
+
+
 def create_user(
     ctx: Ctx,
     *,
@@ -81,19 +100,7 @@ def create_user(
             object="user",
             issues=[FieldIssue("name", "required", "a name is required")],
         )
-    if role not in ctx.workspace.roles:
-        raise ValidationFailed(
-            "the user could not be created",
-            object="user",
-            issues=[
-                FieldIssue(
-                    "role",
-                    "role",
-                    f"no role {role!r} in the workspace ({', '.join(ctx.workspace.roles)})",
-                    role,
-                )
-            ],
-        )
+    _check_role(ctx, role, "the user could not be created")
     if ctx.session.scalar(select(User.id).where(func.lower(User.email) == email)):
         raise Conflict(f"a user with e-mail {email} exists", object="user")
     team_id = ensure_team(ctx, team).id if team else None
@@ -155,3 +162,21 @@ def update_user(ctx: Ctx, user: User, **values: Any) -> User:
     chain.append(ctx, [chain.Entry("user", user.id, "update", changes, user.version + 1)])
     ctx.session.expire(user)
     return ctx.session.get_one(User, user.id)
+
+
+def set_role(ctx: Ctx, ref: str, role: str) -> User:
+    """Give a user another role from the workspace; recorded in history."""
+    authz.require(ctx, "contact", "administer")
+    user = find_user(ctx, ref)
+    _check_role(ctx, role, f"the role of {user.email} was not changed")
+    return update_user(ctx, user, role=role)
+
+
+def set_password(ctx: Ctx, ref: str, password: str) -> User:
+    """Set a user's password (Argon2id) and sign them out of every session."""
+    if ctx.actor.user_id is not None and ctx.actor.user_id != find_user(ctx, ref).id:
+        authz.require(ctx, "contact", "administer")
+    user = find_user(ctx, ref)
+    user = update_user(ctx, user, password_hash=hash_password(password, email=user.email))
+    revoke_sessions(ctx, user.id)
+    return user

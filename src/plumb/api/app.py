@@ -10,10 +10,12 @@ from fastapi.responses import JSONResponse
 
 import plumb
 from plumb.access import authz
-from plumb.access.users import list_users, user_json
+from plumb.access.users import find_user, list_users, user_json
 from plumb.api import problems
+from plumb.api.auth import auth_router
 from plumb.api.deps import transaction
 from plumb.api.records import object_router
+from plumb.history.queries import admin_history
 from plumb.history.verify import verify
 from plumb.runtime import Runtime
 from plumb.workspace.glossary import glossary
@@ -32,6 +34,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     for obj in OBJECTS:
         app.include_router(object_router(obj, runtime.loaded.workspace))
+    app.include_router(auth_router())
     app.include_router(_meta_router())
     return app
 
@@ -78,6 +81,12 @@ def _meta_router() -> APIRouter:
     def users(request: Request) -> JSONResponse:
         with transaction(request, write=False) as ctx:
             return JSONResponse({"data": [user_json(u) for u in list_users(ctx)]})
+
+    @router.get("/api/v1/users/{user_ref}/history", summary="Changes to a user (administrators)")
+    def user_history(request: Request, user_ref: str) -> JSONResponse:
+        with transaction(request, write=False) as ctx:
+            user = find_user(ctx, user_ref)
+            return JSONResponse({"data": admin_history(ctx, "user", user.id)})
 
     @router.get("/api/v1/audit/verify", summary="Verify the change log's hash chain")
     def audit_verify(request: Request) -> JSONResponse:

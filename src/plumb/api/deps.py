@@ -13,10 +13,11 @@ from typing import Any
 
 from fastapi import Request
 
+from plumb.access.sessions import COOKIE, check_csrf, session_actor
 from plumb.access.tokens import authenticate
-from plumb.core.actor import Source, system_actor
+from plumb.core.actor import Actor, Source, system_actor
 from plumb.core.context import Ctx
-from plumb.core.errors import BadRequest, NotAuthenticated, PreconditionRequired
+from plumb.core.errors import BadRequest, CsrfFailed, NotAuthenticated, PreconditionRequired
 from plumb.runtime import Runtime
 
 
@@ -25,27 +26,53 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise NotAuthenticated(
-            "send an API token: Authorization: Bearer plumb_... (create one with "
-            "`plumb tokens create`)"
-        )
+        raise NotAuthenticated("the Authorization header must be: Bearer plumb_...")
     return value.strip()
+
+
+def authenticate_request(request: Request, ctx: Ctx) -> Actor:
+    """The actor of an API token (``Authorization: Bearer``) or of a signed-in browser session
+    (cookie), in that order. A cookie-authenticated request that changes anything must carry
+    the session's CSRF token in ``X-CSRF-Token``."""
+    now = ctx.now()
+    secret = _bearer(request)
+    if secret is not None:
+        return authenticate(ctx, secret, now, Source.API)
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        actor, web = session_actor(ctx, cookie)
+        if request.method not in SAFE_METHODS and not check_csrf(
+            web, request.headers.get("x-csrf-token")
+        ):
+            raise CsrfFailed(
+                "a signed-in browser must send the session's CSRF token (X-CSRF-Token) with "
+                "every change"
+            )
+        return actor
+    raise NotAuthenticated(
+        "send an API token: Authorization: Bearer plumb_... (create one with "
+        "`plumb tokens create`), or sign in (POST /api/v1/auth/login)"
+    )
 
 
 @contextmanager
 def transaction(request: Request, *, write: bool) -> Iterator[Ctx]:
     """Authenticate and run the handler's work in one transaction (committed on exit)."""
     rt = runtime_of(request)
-    secret = _bearer(request)
     correlation = request.headers.get("x-correlation-id")
     session = rt.db.session(write=write)
     try:
         ctx = rt.ctx(session, system_actor(Source.API, "unauthenticated"))
-        ctx.actor = authenticate(ctx, secret, rt.clock.now(), Source.API)
+        ctx.actor = authenticate_request(request, ctx)
         if correlation:
             ctx.correlation_id = correlation[:64]
         yield ctx

@@ -18,6 +18,8 @@ PROBLEM = "application/problem+json"
 
 def problem_response(error: PlumbError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if error.status == 429 and "retry_after" in error.extra:
+        headers = {"Retry-After": str(error.extra["retry_after"])}
     return JSONResponse(
         error.problem(), status_code=error.status, media_type=PROBLEM, headers=headers
     )

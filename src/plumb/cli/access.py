@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from plumb.access.offboarding import deactivate
 from plumb.access.tokens import create_token, list_tokens, revoke_token
-from plumb.access.users import create_user, find_user, list_users, user_json
+from plumb.access.users import (
+    create_user,
+    find_user,
+    list_users,
+    set_password,
+    set_role,
+    user_json,
+)
 from plumb.cli.support import console, print_json, transaction
 from plumb.core.clock import isoformat
 
 users_app = typer.Typer(help="Users (record owners).", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens: shown once, stored hashed.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PasswordOpt = Annotated[
+    bool, typer.Option("--password", help="Ask for a password (typed twice, not echoed).")
+]
+PasswordStdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+]
+
+
+def _read_password(prompt: bool, stdin: bool) -> str | None:
+    if stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if prompt:
+        value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return value
+    return None
 
 
 @users_app.command("add")
@@ -26,9 +50,12 @@ def users_add(
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
     team: Annotated[str | None, typer.Option(help="Team name (created if new).")] = None,
     manager: Annotated[str | None, typer.Option(help="Manager's e-mail or id.")] = None,
+    password: PasswordOpt = False,
+    password_stdin: PasswordStdinOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a user."""
+    """Add a user. Without a password they can use API tokens only (no default password)."""
+    secret = _read_password(password, password_stdin)
     with transaction(as_json=as_json) as ctx:
         user = create_user(
             ctx,
@@ -38,11 +65,79 @@ def users_add(
             team=team,
             manager=manager,
         )
+        if secret is not None:
+            user = set_password(ctx, user.id, secret)
         data = user_json(user)
     if as_json:
         print_json(data)
     else:
         console.print(f"added {data['email']} ({data['role']}) id {data['id']}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    user: Annotated[str, typer.Argument(help="The user's e-mail or id.")],
+    password_stdin: PasswordStdinOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set a user's password (Argon2id) and sign them out everywhere."""
+    secret = _read_password(not password_stdin, password_stdin) or ""
+    with transaction(as_json=as_json) as ctx:
+        data = user_json(set_password(ctx, user, secret))
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"password set for {data['email']}; their sessions were signed out")
+
+
+@users_app.command("set-role")
+def users_set_role(
+    user: Annotated[str, typer.Argument(help="The user's e-mail or id.")],
+    role: Annotated[str, typer.Argument(help="A role from the workspace definition.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Give a user another role (recorded in history)."""
+    with transaction(as_json=as_json) as ctx:
+        data = user_json(set_role(ctx, user, role))
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"{data['email']} is now {data['role']}")
+
+
+@users_app.command("deactivate")
+def users_deactivate(
+    user: Annotated[str, typer.Argument(help="The user's e-mail or id.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Hand their records over to this user.")
+    ] = None,
+    to_manager: Annotated[
+        bool, typer.Option("--to-manager", help="Hand their records over to their manager.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what refers to them; change nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deactivate a user: hand over every reference to them, revoke tokens and sessions."""
+    with transaction(write=not dry_run, as_json=as_json) as ctx:
+        report = deactivate(ctx, user, to=to, to_manager=to_manager, dry_run=dry_run)
+        data = report.as_dict()
+    if as_json:
+        print_json(data)
+        return
+    verb = "would hand over" if dry_run else "handed over"
+    console.print(f"{data['user']['email']}: {verb} to {data['handed_to'] or '(nobody named)'}")
+    table = Table("reference", "records", box=None)
+    for key, count in sorted(data["references"].items()):
+        table.add_row(key, str(count))
+    table.add_row("reports (manager)", str(len(data["reports_moved"])))
+    table.add_row("api tokens", str(len(data["tokens_revoked"])))
+    if data["kept"]:
+        table.add_row("closed tasks (assignee kept)", str(len(data["kept"])))
+    console.print(table)
+    if data["deactivated"]:
+        console.print(f"deactivated; {data['sessions_ended']} session(s) signed out")
 
 
 @users_app.command("list")

@@ -10,10 +10,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import func, select
 
+from plumb.access.users import find_user
 from plumb.cli.support import console, err_console, fail, print_json, transaction
 from plumb.core.errors import BadRequest
 from plumb.history.erase import erase as erase_record
-from plumb.history.queries import record_history
+from plumb.history.queries import ADMIN_TYPES, admin_history, record_history
 from plumb.history.verify import verify
 from plumb.models import ChangeEntry
 from plumb.records import queries
@@ -24,19 +25,31 @@ audit_app = typer.Typer(help="Tamper evidence of the change history.", no_args_i
 
 def _object(name: str) -> str:
     obj = SINGULARS.get(name, name)
-    if obj not in OBJECTS:
-        raise BadRequest(f"unknown object {name!r}; one of: {', '.join(OBJECTS)}")
+    if obj not in OBJECTS and obj not in ADMIN_TYPES:
+        kinds = ", ".join(OBJECTS + ADMIN_TYPES)
+        raise BadRequest(f"unknown object {name!r}; one of: {kinds}")
     return obj
 
 
 def history(
-    obj_name: Annotated[str, typer.Argument(metavar="OBJECT", help="contact, company, deal...")],
+    obj_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="OBJECT", help="contact, company, deal, ... or user, team, token, workspace"
+        ),
+    ],
     record_id: str,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every change to a record, oldest first: who, from where, and old -> new per field."""
     with transaction(write=False, as_json=as_json) as ctx:
-        entries = record_history(ctx, _object(obj_name), record_id)
+        obj = _object(obj_name)
+        if obj == "user":
+            record_id = find_user(ctx, record_id).id
+        if obj in ADMIN_TYPES:
+            entries = admin_history(ctx, obj, record_id)
+        else:
+            entries = record_history(ctx, obj, record_id)
     if as_json:
         print_json(entries)
         return

@@ -114,6 +114,20 @@ class PermissionDenied(PlumbError):
     title = "Not allowed"
 
 
+class TooManyAttempts(PlumbError):
+    """Sign-in refused because of too many recent failures; ``extra['retry_after']`` seconds."""
+
+    code = "login_throttled"
+    status = 429
+    title = "Too many attempts"
+
+
+class CsrfFailed(PlumbError):
+    code = "csrf_failed"
+    status = 403
+    title = "Missing or wrong CSRF token"
+
+
 class NotAuthenticated(PlumbError):
     code = "not_authenticated"
     status = 401

@@ -40,6 +40,31 @@ class Settings(BaseSettings):
             "the CLI acts as the local operator (full rights, recorded as source `cli`)."
         ),
     )
+    session_hours: int = Field(
+        12,
+        ge=1,
+        le=24 * 30,
+        description="How long a web sign-in lasts before the user signs in again.",
+    )
+    cookie_secure: bool = Field(
+        True,
+        description=(
+            "Mark the session cookie Secure (sent over HTTPS only). Turn off only for a local "
+            "instance served over plain HTTP on 127.0.0.1."
+        ),
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        description=(
+            "Failed sign-ins for one e-mail address within `login_window_minutes` after which "
+            "further attempts are refused until the window passes (four times as many from one "
+            "network address, across accounts)."
+        ),
+    )
+    login_window_minutes: int = Field(
+        15, ge=1, description="The window over which failed sign-ins are counted."
+    )
     log_level: str = Field("info", description="Log level of the server: debug, info, warning.")
     chain_lanes: int = Field(
         16,

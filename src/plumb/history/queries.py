@@ -90,3 +90,13 @@ def as_of(ctx: Ctx, obj: str, record_id: str, at: datetime) -> dict[str, Any]:
         snap["updated_at"] = isoformat(earlier.at)
     snap["as_of"] = isoformat(at)
     return snap
+
+
+ADMIN_TYPES = ("user", "team", "token", "workspace")
+"""Entries that are not about CRM records: who may do what, and the definition in use."""
+
+
+def admin_history(ctx: Ctx, record_type: str, record_id: str) -> list[dict[str, Any]]:
+    """Every entry about a user, team, token or the workspace definition (administrators)."""
+    authz.require(ctx, "contact", "administer")
+    return [entry_json(e) for e in record_entries(ctx, record_type, record_id.strip().upper())]

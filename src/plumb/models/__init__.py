@@ -15,7 +15,7 @@ from plumb.models.records import (
     ExternalId,
     Task,
 )
-from plumb.models.user import ApiToken, Team, User
+from plumb.models.user import ApiToken, LoginAttempt, Team, User, WebSession
 
 __all__ = [
     "RECORD_MODELS",
@@ -31,11 +31,13 @@ __all__ = [
     "Deal",
     "DealContact",
     "ExternalId",
+    "LoginAttempt",
     "MatchDecision",
     "Merge",
     "RecordAlias",
     "Task",
     "Team",
     "User",
+    "WebSession",
     "WorkspaceRevision",
 ]
