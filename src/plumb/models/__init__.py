@@ -3,6 +3,7 @@
 from plumb.models.base import Base
 from plumb.models.history import ChainLane, ChangeEntry, WorkspaceRevision
 from plumb.models.identity import MatchDecision, Merge, RecordAlias
+from plumb.models.outbox import OutboxMessage
 from plumb.models.records import (
     RECORD_MODELS,
     Activity,
@@ -34,6 +35,7 @@ __all__ = [
     "LoginAttempt",
     "MatchDecision",
     "Merge",
+    "OutboxMessage",
     "RecordAlias",
     "Task",
     "Team",
