@@ -13,6 +13,7 @@ from plumb.access import authz
 from plumb.access.users import list_users, user_json
 from plumb.api import problems
 from plumb.api.deps import transaction
+from plumb.api.merges import merges_router
 from plumb.api.records import object_router
 from plumb.history.verify import verify
 from plumb.runtime import Runtime
@@ -32,6 +33,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     for obj in OBJECTS:
         app.include_router(object_router(obj, runtime.loaded.workspace))
+    app.include_router(merges_router())
     app.include_router(_meta_router())
     return app
 
