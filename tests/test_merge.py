@@ -405,12 +405,20 @@ def test_most_recent_follows_field_history_not_the_record_time(
         json={
             "survivor": s["id"],
             "merged": [m["id"]],
-            "choices": {"shoe_size": s["id"], "lead_source": "carrier pigeon"},
+            "choices": {
+                "shoe_size": s["id"],
+                "lead_source": "carrier pigeon",
+                "last_activity_at": "2026-01-01T00:00:00Z",
+            },
         },
     )
     assert bad.status_code == 422
     errors = {e["field"]: e["rule"] for e in bad.json()["errors"]}
-    assert errors == {"shoe_size": "merge_choice", "lead_source": "merge_choice:picklist"}
+    assert errors == {
+        "shoe_size": "merge_choice",
+        "lead_source": "merge_choice:picklist",
+        "last_activity_at": "merge_choice:read_only",
+    }
 
     malformed = api.post("/api/v1/contacts/merge", json={"survivor": s["id"], "merged": [s["id"]]})
     assert malformed.status_code == 422

@@ -67,6 +67,9 @@ def test_merge_preview_list_undo_through_the_cli(cli: Cli, clock: FixedClock) ->
         "Renewal 2027"
     )
 
+    shown = cli("merges", "show", done["id"]).stdout
+    assert "competitor" in shown and "Initech" in shown and "most_recent" in shown
+
     again = cli("merge", "deal", s["id"], m["id"], "--json", expect=1).json()
     assert again["code"] == "validation_failed" and again["record_id"] == m["id"]
     assert again["errors"][0]["rule"] == "merge"

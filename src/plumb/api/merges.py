@@ -62,7 +62,7 @@ def _object_route(router: APIRouter, obj: str) -> None:
         preview = _parse_bool(request.query_params.get("preview"))
         with transaction(request, write=not preview) as ctx:
             if preview:
-                s, others = merging.load_records(ctx, obj, survivor, merged, versions)
+                s, others = merging.load_records(ctx, obj, survivor, merged, versions, lock=False)
                 plan = merging.plan_merge(ctx, obj, s, others, choices)
                 return JSONResponse({"preview": True, **plan.as_json(ctx)})
             done = merging.merge(

@@ -83,7 +83,7 @@ def merge(
     versions = _versions(version or [])
     with transaction(write=not preview, as_json=as_json) as ctx:
         if preview:
-            s, merged = merging.load_records(ctx, obj, survivor, others, versions)
+            s, merged = merging.load_records(ctx, obj, survivor, others, versions, lock=False)
             plan = merging.plan_merge(ctx, obj, s, merged, choices).as_json(ctx)
             if as_json:
                 print_json({"preview": True, **plan})
@@ -146,7 +146,34 @@ def show(merge_id: str, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(out)
         return
-    print_json(out)
+    console.print(
+        f"merge {out['id']}: {', '.join(out['merged'])} into {out['object']} {out['survivor']} "
+        f"by {out['actor']['label']} at {out['created_at']}"
+        + (f"; undone at {out['undone_at']} by {out['undone_by']}" if out["undone_at"] else ""),
+        highlight=False,
+    )
+    table = Table("field", "rule", "from", "before", "after", box=None)
+    changes = out["survivor_changes"]
+    for name, r in out["fields"].items():
+        old, new = changes.get(name, ["", ""])
+        table.add_row(
+            name,
+            r["rule"],
+            r["record_id"] or ", ".join(r.get("from_records") or []),
+            _text(old),
+            _text(new),
+        )
+    console.print(table)
+    console.print(
+        f"{len(out['relinks'])} references and {len(out['external_ids'])} external ids moved",
+        highlight=False,
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def undo(merge_id: str, as_json: JsonOpt = False) -> None:

@@ -57,9 +57,12 @@ def load_records(
     survivor_id: str,
     merged_ids: list[str],
     versions: dict[str, int] | None = None,
+    *,
+    lock: bool = True,
 ) -> tuple[RecordMixin, list[RecordMixin]]:
-    """The survivor and the records to merge into it, locked, checked and at the versions
-    the caller read (when given). A record the actor may not see is not found."""
+    """The survivor and the records to merge into it, checked and at the versions the caller
+    read (when given); locked unless ``lock`` is false (a preview). A record the actor may not
+    see is not found."""
     _mergeable(obj)
     authz.require(ctx, obj, "merge")
     survivor_id = survivor_id.strip().upper()
@@ -75,7 +78,7 @@ def load_records(
     if issues:
         raise ValidationFailed("the merge is not well formed", object=obj, issues=issues)
     records = [
-        queries.get(ctx, obj, ident, for_update=True, follow_aliases=False)
+        queries.get(ctx, obj, ident, for_update=lock, follow_aliases=False)
         for ident in [survivor_id, *wanted]
     ]
     for record in records:
@@ -312,7 +315,12 @@ def _later_merges(ctx: Ctx, m: Merge) -> list[Merge]:
     """Merges after ``m``, not undone, that merged away one of its records or kept one of
     the records ``m`` merged away as their survivor."""
     rows = ctx.session.scalars(
-        select(Merge).where(Merge.object == m.object, Merge.undone_at.is_(None), Merge.id != m.id)
+        select(Merge).where(
+            Merge.object == m.object,
+            Merge.undone_at.is_(None),
+            Merge.id != m.id,
+            Merge.created_at >= m.created_at,
+        )
     )
     mine = {m.survivor_id, *m.merged_ids}
     return [

@@ -240,6 +240,14 @@ def _clean_choices(
                 snaps = {r.id: s for r, s in zip(records, found, strict=True)}
             rid = choice.strip().upper()
             out[name] = (rid, snaps[rid][name])
+        elif sch[name].read_only:
+            issues.append(
+                FieldIssue(
+                    name,
+                    "merge_choice:read_only",
+                    f"{sch[name].label} is maintained by Plumb: choose a record, not a value",
+                )
+            )
         elif isinstance(choice, dict) and set(choice) == {"value"}:
             explicit[name] = choice["value"]
         else:
