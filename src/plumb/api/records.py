@@ -161,7 +161,12 @@ def object_router(obj: str, workspace: Workspace) -> APIRouter:
                     ) from exc
                 return JSONResponse(authz.redact(ctx, obj, as_of(ctx, obj, record_id, when)))
             record = queries.get(ctx, obj, record_id)
-            return _record_response(ctx, obj, record)
+            response = _record_response(ctx, obj, record)
+            if record.id != record_id.strip().upper():
+                # The id was merged into this record: say so, and where the record lives.
+                response.headers["Plumb-Resolved-From"] = record_id.strip().upper()
+                response.headers["Content-Location"] = f"/api/v1/{plural}/{record.id}"
+            return response
 
     @router.patch(
         "/{record_id}",

@@ -48,7 +48,7 @@ def record_entries(
 
 def record_history(ctx: Ctx, obj: str, record_id: str) -> list[dict[str, Any]]:
     """Every entry about a record, oldest first (404 when the actor may not see the record)."""
-    record = queries.get(ctx, obj, record_id)
+    record = queries.get(ctx, obj, record_id, follow_aliases=False)
     readable = authz.readable_fields(ctx, obj)
     hidden = None
     if readable is not None:
@@ -58,7 +58,7 @@ def record_history(ctx: Ctx, obj: str, record_id: str) -> list[dict[str, Any]]:
 
 def as_of(ctx: Ctx, obj: str, record_id: str, at: datetime) -> dict[str, Any]:
     """The record as it stood at ``at``: today's values with every later change undone."""
-    record = queries.get(ctx, obj, record_id)
+    record = queries.get(ctx, obj, record_id, follow_aliases=False)
     snap = queries.get_snapshot(ctx, obj, record)
     if record.created_at > at:
         raise NotFound(

@@ -254,8 +254,11 @@ def update(
     expected_version: int | None = None,
     allow_read_only: bool = False,
     action: str = "update",
+    context: dict[str, Any] | None = None,
 ) -> RecordMixin:
-    """Apply a JSON Merge Patch of field values. A patch that changes nothing writes nothing."""
+    """Apply a JSON Merge Patch of field values. A patch that changes nothing writes nothing.
+
+    ``context`` is added to the change-log entry (a merge puts its id there)."""
     authz.require(ctx, obj, "edit")
     check_version(ctx, obj, record, expected_version)
     sch = schema_for(ctx.workspace, obj)
@@ -266,6 +269,7 @@ def update(
         error = d.fail()
         error.object, error.record_id = obj, record.id
         raise error
+    d.context.update(context or {})
     changes = _diff(before, d.after)
     if not changes:
         return record
@@ -397,27 +401,38 @@ def archive(
     *,
     reason: str | None = None,
     expected_version: int | None = None,
+    context: dict[str, Any] | None = None,
 ) -> RecordMixin:
     """Take a record out of the working set. Nothing is deleted; ``restore`` brings it back."""
     authz.require(ctx, obj, "archive")
     check_version(ctx, obj, record, expected_version)
     if record.archived:
         return record
-    return _set_archived(ctx, obj, record, True, (reason or "").strip()[:500] or None)
+    return _set_archived(ctx, obj, record, True, (reason or "").strip()[:500] or None, context)
 
 
 def restore(
-    ctx: Ctx, obj: str, record: RecordMixin, *, expected_version: int | None = None
+    ctx: Ctx,
+    obj: str,
+    record: RecordMixin,
+    *,
+    expected_version: int | None = None,
+    context: dict[str, Any] | None = None,
 ) -> RecordMixin:
     authz.require(ctx, obj, "archive")
     check_version(ctx, obj, record, expected_version)
     if not record.archived:
         return record
-    return _set_archived(ctx, obj, record, False, None)
+    return _set_archived(ctx, obj, record, False, None, context)
 
 
 def _set_archived(
-    ctx: Ctx, obj: str, record: RecordMixin, archived: bool, reason: str | None
+    ctx: Ctx,
+    obj: str,
+    record: RecordMixin,
+    archived: bool,
+    reason: str | None,
+    context: dict[str, Any] | None = None,
 ) -> RecordMixin:
     model = model_for(obj)
     now = ctx.now()
@@ -442,10 +457,106 @@ def _set_archived(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         check_version(ctx, obj, queries.get(ctx, obj, record.id), record.version)
     action = "archive" if archived else "restore"
-    chain.append(ctx, [chain.Entry(obj, record.id, action, changes, version)])
+    chain.append(ctx, [chain.Entry(obj, record.id, action, changes, version, dict(context or {}))])
     snap = queries.get_snapshot(ctx, obj, queries.get(ctx, obj, record.id))
     _run_after_hooks(ctx, [RecordChange(obj, record.id, action, changes, snap, version)])
     return queries.get(ctx, obj, record.id)
+
+
+# -- merge support: moving references and putting values back -----------------------------------
+
+
+def write_values(
+    ctx: Ctx,
+    obj: str,
+    record_id: str,
+    values: dict[str, Any],
+    *,
+    action: str,
+    context: dict[str, Any],
+) -> dict[str, list[Any]]:
+    """Write field values a record held before, or references moved from one record to
+    another, as stored: the values are coerced to their column form but not validated again
+    (no stage gate, reference or permission checks), because each was valid where it was
+    stored. Merges use it to point children at the survivor and undo to put everything back;
+    the caller authorizes the whole merge. The record is read whoever may see it: a merge
+    moves every reference, not only those the actor sees. Returns the changes written."""
+    sch = schema_for(ctx.workspace, obj)
+    model = model_for(obj)
+    record = ctx.session.scalars(
+        select(model)
+        .where(model.id == record_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    before = field_values(sch, queries.get_snapshot(ctx, obj, record))
+    clean, issues, _ = sch.clean(values, allow_read_only=True)
+    if issues:
+        raise ValidationFailed(
+            "the stored values could not be written back",
+            object=obj,
+            record_id=record_id,
+            issues=issues,
+        )
+    after = dict(before)
+    after.update({k: to_json(v) for k, v in clean.items()})
+    changes = _diff(before, after)
+    if not changes:
+        return {}
+    version = record.version + 1
+    cols = column_values(sch, {k: v for k, v in clean.items() if k in changes}, dict(record.custom))
+    result = ctx.session.execute(
+        sql_update(model)
+        .where(model.id == record.id, model.version == record.version)
+        .values(**cols, version=version, updated_at=ctx.now())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        check_version(ctx, obj, queries.get(ctx, obj, record.id), record.version)
+    _replace_link_sets(ctx, obj, record.id, changes)
+    chain.append(ctx, [chain.Entry(obj, record.id, action, changes, version, dict(context))])
+    _run_after_hooks(ctx, [RecordChange(obj, record.id, action, changes, after, version)])
+    return changes
+
+
+def move_external_ids(
+    ctx: Ctx, obj: str, row_ids: list[int], to_record_id: str, *, context: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Point external ids (by row) at another record, so a later import or sync of those ids
+    updates it. Each move is in the change log of the record that receives the ids."""
+    if not row_ids:
+        return []
+    rows = ctx.session.execute(
+        select(ExternalId.id, ExternalId.source, ExternalId.external_id, ExternalId.record_id)
+        .where(ExternalId.id.in_(row_ids), ExternalId.record_type == obj)
+        .order_by(ExternalId.id)
+    ).all()
+    moved = [
+        {"row": r.id, "source": r.source, "external_id": r.external_id, "from": r.record_id}
+        for r in rows
+        if r.record_id != to_record_id
+    ]
+    if not moved:
+        return []
+    ctx.session.execute(
+        sql_update(ExternalId)
+        .where(ExternalId.id.in_([m["row"] for m in moved]))
+        .values(record_id=to_record_id)
+    )
+    chain.append(
+        ctx,
+        [
+            chain.Entry(
+                obj,
+                to_record_id,
+                "external_ids_moved",
+                {},
+                None,
+                {**context, "external_ids": moved},
+            )
+        ],
+    )
+    return moved
 
 
 # -- external ids ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from plumb.core.context import Ctx
 from plumb.core.errors import FieldIssue, PlumbError, StageGateError, ValidationFailed
 from plumb.hygiene import standardize as std
 from plumb.models import User
+from plumb.records import queries
 from plumb.records.fields import ObjectSchema, schema_for, to_json
 from plumb.records.rows import model_for
 from plumb.workspace.schema import Stage, Workspace, normalize_word
@@ -361,6 +362,7 @@ def resolve_references(ctx: Ctx, obj: str, drafts: list[Draft]) -> None:
         if clause is not None:
             stmt = stmt.where(clause)
         found[target] = set(ctx.session.scalars(stmt))
+    aliases = _merged_aliases(ctx, wanted, found)
     users: dict[str, tuple[str, bool]] = {}
     if emails or user_ids:
         rows = ctx.session.execute(
@@ -387,12 +389,61 @@ def resolve_references(ctx: Ctx, obj: str, drafts: list[Draft]) -> None:
                         )
                     elif hit[0] != ident:
                         d.set(name, hit[0])
+                elif (target, ident) in aliases:
+                    survivor = aliases[(target, ident)]
+                    d.set(name, _replace_ref(value, ident, survivor))
+                    value = d.values[name]
+                    d.context.setdefault("aliases", {})[ident] = survivor
                 elif ident not in found.get(target, set()):
                     d.issues.append(
                         FieldIssue(name, "reference", f"no active {target} with id {ident}", ident)
                     )
             if spec.type == FieldType.RECORD_ANY and value["id"] == "":
                 d.issues.append(FieldIssue(name, "reference", "record id is blank"))
+
+
+def _merged_aliases(
+    ctx: Ctx, wanted: dict[str, set[str]], found: dict[str, set[str]]
+) -> dict[tuple[str, str], str]:
+    """References to records merged away resolve to their survivor (when it is active and
+    visible): ``(object, merged id) -> survivor id``."""
+    out: dict[tuple[str, str], str] = {}
+    for target, ids in wanted.items():
+        missing = ids - found.get(target, set())
+        if not missing:
+            continue
+        survivors = queries.resolve_aliases(ctx.session, target, missing)
+        if not survivors:
+            continue
+        model = model_for(target)
+        stmt = select(model.id).where(
+            model.id.in_(set(survivors.values())), model.archived == false()
+        )
+        clause = authz.visible(ctx, target)
+        if clause is not None:
+            stmt = stmt.where(clause)
+        active = set(ctx.session.scalars(stmt))
+        out.update({(target, a): s for a, s in survivors.items() if s in active})
+    return out
+
+
+def _replace_ref(value: Any, old: str, new: str) -> Any:
+    """A reference value (an id, deal contacts, activity links, a task's record) naming
+    ``new`` where it named ``old``; a list keeps one entry per record."""
+    if isinstance(value, str):
+        return new if value == old else value
+    if isinstance(value, dict):
+        return {**value, "id": new} if value.get("id") == old else value
+    out: list[Any] = []
+    seen: set[Any] = set()
+    for item in value:
+        key_name = "contact_id" if "contact_id" in item else "id"
+        item = {**item, key_name: new} if item.get(key_name) == old else item
+        key = (item.get("type"), item[key_name])
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
 
 
 def _refs(sch: ObjectSchema, name: str, value: Any) -> list[tuple[str, str]]:

@@ -19,11 +19,11 @@ from plumb.access import authz
 from plumb.core.clock import parse_datetime
 from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest, FieldIssue, NotFound, ValidationFailed
-from plumb.models import ActivityLink, DealContact
+from plumb.models import ActivityLink, DealContact, RecordAlias
 from plumb.models.base import RecordMixin
 from plumb.records.fields import Field, ObjectSchema, schema_for, to_json
 from plumb.records.rows import META_KEYS, load_links, model_for, snapshot
-from plumb.workspace.standard import FieldType
+from plumb.workspace.standard import OBJECTS, FieldType
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "null")
 MAX_LIMIT = 500
@@ -38,17 +38,93 @@ def _visible(ctx: Ctx, obj: str, stmt: Select[Any]) -> Select[Any]:
     return stmt if clause is None else stmt.where(clause)
 
 
-def get(ctx: Ctx, obj: str, record_id: str, *, for_update: bool = False) -> RecordMixin:
-    """The record with this id, or NotFound (also when the actor may not see it)."""
+def get(
+    ctx: Ctx, obj: str, record_id: str, *, for_update: bool = False, follow_aliases: bool = True
+) -> RecordMixin:
+    """The record with this id, or NotFound (also when the actor may not see it).
+
+    The id of a record merged into another resolves to the survivor (the returned record's id
+    then differs from the one asked for); ``follow_aliases=False`` returns the merged-away
+    record itself (its own history, the merge's undo)."""
     authz.require(ctx, obj, "view")
-    model = model_for(obj)
-    stmt = _visible(ctx, obj, select(model).where(model.id == record_id.strip().upper()))
-    if for_update:
-        stmt = stmt.with_for_update()
-    record = ctx.session.scalars(stmt.execution_options(populate_existing=True)).first()
+    ident = record_id.strip().upper()
+    record = _get(ctx, obj, ident, for_update)
+    if follow_aliases and (record is None or record.archived):
+        survivor = resolve_aliases(ctx.session, obj, {ident}).get(ident)
+        if survivor is not None:
+            record = _get(ctx, obj, survivor, for_update)
     if record is None:
         raise NotFound(f"no {obj} with id {record_id}", object=obj, record_id=record_id)
     return record
+
+
+def _get(ctx: Ctx, obj: str, ident: str, for_update: bool) -> RecordMixin | None:
+    model = model_for(obj)
+    stmt = _visible(ctx, obj, select(model).where(model.id == ident))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return ctx.session.scalars(stmt.execution_options(populate_existing=True)).first()
+
+
+MAX_ALIAS_HOPS = 50
+
+
+def resolve_aliases(session: Session, obj: str, ids: set[str]) -> dict[str, str]:
+    """For the ids that were merged away: the record they now resolve to, following later
+    merges of the survivor too (A into B, then B into C: A resolves to C)."""
+    out: dict[str, str] = {}
+    pending = {i: i for i in ids}
+    for _ in range(MAX_ALIAS_HOPS):
+        if not pending:
+            break
+        rows = dict(
+            session.execute(
+                select(RecordAlias.alias_id, RecordAlias.survivor_id).where(
+                    RecordAlias.object == obj, RecordAlias.alias_id.in_(set(pending.values()))
+                )
+            ).all()
+        )
+        pending = {orig: rows[cur] for orig, cur in pending.items() if cur in rows}
+        out.update(pending)
+    return out
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A field of one record that names another record."""
+
+    object: str
+    record_id: str
+    field: str
+
+
+def references_to(ctx: Ctx, obj: str, record_id: str) -> list[Reference]:
+    """Every field of every record that names this record, whoever may see it (a merge moves
+    them all): record fields (a contact's company, a custom field targeting ``obj``), deal
+    contacts, activity links and a task's record."""
+    out: list[Reference] = []
+    for other in OBJECTS:
+        model = model_for(other)
+        for f in schema(ctx, other).fields.values():
+            stmt: Select[Any] | None = None
+            if f.type == FieldType.RECORD and f.target == obj:
+                col = model.custom[f.name].as_string() if f.custom else getattr(model, f.name)
+                stmt = select(model.id).where(col == record_id)
+            elif f.type == FieldType.DEAL_CONTACTS and obj == "contact":
+                stmt = select(DealContact.deal_id).where(DealContact.contact_id == record_id)
+            elif f.type == FieldType.LINKS:
+                stmt = select(ActivityLink.activity_id).where(
+                    ActivityLink.record_type == obj, ActivityLink.record_id == record_id
+                )
+            elif f.type == FieldType.RECORD_ANY:
+                stmt = select(model.id).where(
+                    model.record_type == obj,  # type: ignore[attr-defined]
+                    model.record_id == record_id,  # type: ignore[attr-defined]
+                )
+            if stmt is not None:
+                ids = sorted(set(ctx.session.scalars(stmt)))
+                out += [Reference(other, i, f.name) for i in ids]
+    return out
 
 
 def get_snapshot(ctx: Ctx, obj: str, record: RecordMixin) -> dict[str, Any]:

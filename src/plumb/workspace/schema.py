@@ -22,6 +22,7 @@ from plumb.workspace.standard import (
     STANDARD_FIELDS,
     FieldType,
 )
+from plumb.workspace.survivorship import MergeSettings
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=100)]
 ValueKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=100)]
@@ -151,6 +152,7 @@ class Workspace(Strict):
     pipelines: Pipelines = Field(default_factory=Pipelines)
     objects: dict[str, ObjectDefinition] = Field(default_factory=dict)
     roles: dict[Key, Role] = Field(default_factory=dict)
+    merge: MergeSettings = Field(default_factory=MergeSettings)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -188,6 +190,7 @@ class Workspace(Strict):
         for name, picklist in self.picklists.items():
             found += _picklist_problems(name, picklist)
         found += role_problems(self.roles, self.field_names)
+        found += self.merge.problems(self.field_names)
         found += _stage_list_problems(("lifecycle_stages",), self.lifecycle_stages)
         for i, stage in enumerate(self.lifecycle_stages):
             for obj in LIFECYCLE_OBJECTS:
