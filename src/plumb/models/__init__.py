@@ -3,6 +3,7 @@
 from plumb.models.base import Base
 from plumb.models.history import ChainLane, ChangeEntry, WorkspaceRevision
 from plumb.models.identity import MatchDecision, Merge, RecordAlias
+from plumb.models.imports import ImportRowError, ImportRun
 from plumb.models.records import (
     RECORD_MODELS,
     Activity,
@@ -31,6 +32,8 @@ __all__ = [
     "Deal",
     "DealContact",
     "ExternalId",
+    "ImportRowError",
+    "ImportRun",
     "MatchDecision",
     "Merge",
     "RecordAlias",
