@@ -207,27 +207,30 @@ def _find_run(session: Session, plan: Plan) -> ImportRun | None:
 
 
 def _new_run(rt: Runtime, session: Session, actor: Actor, plan: Plan) -> ImportRun:
-    run = ImportRun(
-        id=new_id(),
-        object=plan.object,
-        key=plan.key,
-        file_name=plan.path.name,
-        file_hash=plan.file_hash,
-        mapping=plan.mapping.as_json(),
-        source=plan.source,
-        status="running",
-        rows_done=0,
-        created=0,
-        updated=0,
-        unchanged=0,
-        duplicate=0,
-        invalid=0,
-        actor_label=actor.label,
-        actor_id=actor.id,
-        started_at=rt.clock.now(),
+    run_id = new_id()
+    session.execute(
+        insert(ImportRun).values(
+            id=run_id,
+            object=plan.object,
+            key=plan.key,
+            file_name=plan.path.name,
+            file_hash=plan.file_hash,
+            mapping=plan.mapping.as_json(),
+            source=plan.source,
+            status="running",
+            rows_done=0,
+            created=0,
+            updated=0,
+            unchanged=0,
+            duplicate=0,
+            invalid=0,
+            actor_label=actor.label,
+            actor_id=actor.id,
+            started_at=rt.clock.now(),
+        )
     )
-    session.add(run)
-    session.flush()
+    run = session.get(ImportRun, run_id)
+    assert run is not None
     return run
 
 
