@@ -80,10 +80,20 @@ def _encoding(sample: bytes) -> str:
                 "the file is not text in any encoding Plumb recognises "
                 "(save it as CSV UTF-8 or XLSX)"
             ) from None
-        # charset-normalizer names cp1252 samples that are plain Latin-1 letters either way;
-        # cp1252 is the superset Excel writes, so prefer it.
-        return "cp1252" if best.encoding in ("latin_1", "iso8859_1") else best.encoding
+        return _prefer_cp1252(sample, best.encoding)
     return "utf-8"
+
+
+def _prefer_cp1252(sample: bytes, guess: str) -> str:
+    """Western text reads the same in several single-byte code pages (cp1250, latin-1, ...);
+    when the guess and cp1252, which Excel writes on Western systems, agree on every character,
+    say cp1252."""
+    try:
+        if sample.decode("cp1252") == sample.decode(guess):
+            return "cp1252"
+    except (UnicodeDecodeError, LookupError):
+        pass
+    return guess
 
 
 def _decode_sample(sample: bytes, encoding: str) -> str:
