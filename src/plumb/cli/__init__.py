@@ -15,6 +15,7 @@ from plumb.cli import access as access_cli
 from plumb.cli import history as history_cli
 from plumb.cli import merge as merge_cli
 from plumb.cli import records as records_cli
+from plumb.cli import transfer as transfer_cli
 from plumb.cli.support import STATE, console, fail, print_json, runtime, transaction
 from plumb.core.errors import PlumbError
 
@@ -31,6 +32,7 @@ records_cli.register(app)
 history_cli.register(app)
 access_cli.register(app)
 merge_cli.register(app)
+transfer_cli.register(app)
 
 
 @app.callback()

@@ -3,6 +3,7 @@
 from plumb.models.base import Base
 from plumb.models.history import ChainLane, ChangeEntry, WorkspaceRevision
 from plumb.models.identity import MatchDecision, Merge, RecordAlias
+from plumb.models.imports import ImportRowError, ImportRun
 from plumb.models.outbox import OutboxMessage
 from plumb.models.records import (
     RECORD_MODELS,
@@ -32,6 +33,8 @@ __all__ = [
     "Deal",
     "DealContact",
     "ExternalId",
+    "ImportRowError",
+    "ImportRun",
     "LoginAttempt",
     "MatchDecision",
     "Merge",
