@@ -15,6 +15,7 @@ their gaps close.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from plumb.automation import actions
@@ -54,15 +55,21 @@ def evaluate(
     tally: Tally,
     *,
     had_gap: bool,
+    claim: Callable[[], bool] | None = None,
 ) -> str:
-    """Evaluate ``rule`` on ``subject`` and act on the outcome. Returns the outcome."""
+    """Evaluate ``rule`` on ``subject`` and act on the outcome; return the outcome.
+
+    ``claim`` (time-based rules) is asked once the rule would fire or gap; when it answers
+    False another run has taken this occurrence and nothing is done (outcome ``claimed``)."""
     obj, ident = subject.obj, subject.record_id
-    outcome, missing = _decide(ctx, rs, rule, subject, occurrence)
-    if isinstance(outcome, list):
+    decided, missing = _decide(ctx, rs, rule, subject, occurrence)
+    if decided != "not_matched" and claim is not None and not claim():
+        return "claimed"
+    if isinstance(decided, list):
         rctx = rule_ctx(ctx, rule)
         try:
             with ctx.session.begin_nested():
-                for step in outcome:
+                for step in decided:
                     step(rctx)
         except PlumbError as exc:
             missing = Missing(
@@ -70,11 +77,9 @@ def evaluate(
                 "action_refused",
                 f"an action of rule {rule.name!r} was refused: {exc}",
             )
-        else:
-            missing = None
         result = "gap" if missing else "fired"
     else:
-        result = outcome
+        result = decided
     if missing is not None:
         record_gap(ctx, rule.name, obj, ident, missing, gap_assignee(ctx, subject))
     elif had_gap:
