@@ -81,11 +81,14 @@ def _claimer(ctx: Ctx, rule: CompiledRule, record_id: str, key: str) -> Any:
     return claim
 
 
-def run_due(ctx: Ctx, rs: RuleSet | None = None) -> int:
-    """Fire every due occurrence of the time-based rules; returns how many fired."""
+def run_due(ctx: Ctx, rs: RuleSet | None = None, tally: Tally | None = None) -> int:
+    """Fire every due occurrence of the time-based rules; returns how many fired.
+
+    Outcomes are counted in ``tally`` when one is given (a simulation), else stored."""
     rs = rs or ruleset(ctx.loaded)
     fired = 0
-    tally = Tally()
+    own = tally is None
+    tally = tally or Tally()
     for rule in rs.timed:
         candidates = due(ctx, rule)
         for start in range(0, len(candidates), BATCH):
@@ -112,5 +115,6 @@ def run_due(ctx: Ctx, rs: RuleSet | None = None) -> int:
                     claim=_claimer(ctx, rule, ident, key),
                 )
                 fired += outcome == "fired"
-    tally.flush(ctx)
+    if own:
+        tally.flush(ctx)
     return fired

@@ -14,6 +14,7 @@ import typer
 from plumb.cli import access as access_cli
 from plumb.cli import history as history_cli
 from plumb.cli import records as records_cli
+from plumb.cli import rules as rules_cli
 from plumb.cli.support import STATE, console, fail, print_json, runtime, transaction
 from plumb.core.errors import PlumbError
 
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 records_cli.register(app)
 history_cli.register(app)
 access_cli.register(app)
+rules_cli.register(app)
 
 
 @app.callback()
