@@ -144,3 +144,16 @@ def test_cli_gaps_health_and_simulate(
 
     unknown = cli("rules", "simulate", "nope", expect=1)
     assert "no rule named 'nope'" in unknown.stderr
+
+
+def test_the_commented_examples_in_the_default_workspace_load() -> None:
+    head, _, tail = default_text().partition("# integrity_owner:")
+    lines = ("integrity_owner:" + tail).splitlines()
+    body = "\n".join(line[2:] if line.startswith("# ") else line for line in lines)
+    loaded = parse_workspace(head + body, "default.yaml")
+    assert [r.name for r in loaded.workspace.rules] == [
+        "proposal_follow_up",
+        "won_makes_customers",
+        "quiet_deal",
+    ]
+    assert loaded.workspace.routing["leads"].inputs() == ["region"]
