@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from plumb.automation.engine import run_on_changes
 from plumb.core.actor import Actor, system_actor
 from plumb.core.clock import Clock
 from plumb.core.context import Ctx, Hooks
@@ -25,7 +26,7 @@ from plumb.workspace.revisions import record_definition
 
 def default_hooks() -> Hooks:
     """The hooks of every capability that reacts to writes."""
-    return Hooks()
+    return Hooks(after_write=[run_on_changes])
 
 
 @dataclass

@@ -15,6 +15,7 @@ from plumb.cli import access as access_cli
 from plumb.cli import history as history_cli
 from plumb.cli import merge as merge_cli
 from plumb.cli import records as records_cli
+from plumb.cli import rules as rules_cli
 from plumb.cli import transfer as transfer_cli
 from plumb.cli.support import STATE, console, fail, print_json, runtime, transaction
 from plumb.core.errors import PlumbError
@@ -33,6 +34,7 @@ history_cli.register(app)
 access_cli.register(app)
 merge_cli.register(app)
 transfer_cli.register(app)
+rules_cli.register(app)
 
 
 @app.callback()

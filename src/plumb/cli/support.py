@@ -67,9 +67,10 @@ def ctx_settings_user() -> str | None:
 
 
 @contextmanager
-def transaction(*, write: bool = True, as_json: bool = False) -> Iterator[Ctx]:
+def transaction(*, write: bool = True, as_json: bool = False, commit: bool = True) -> Iterator[Ctx]:
     """One transaction for the command, under the CLI's actor; errors exit non-zero (as
-    problem JSON on stdout when the command was given ``--json``)."""
+    problem JSON on stdout when the command was given ``--json``). ``commit=False`` rolls a
+    write transaction back (dry runs)."""
     rt = runtime()
     try:
         session = rt.db.session(write=write)
@@ -77,7 +78,7 @@ def transaction(*, write: bool = True, as_json: bool = False) -> Iterator[Ctx]:
             ctx = rt.ctx(session, system_actor(Source.CLI, "cli"))
             ctx.actor = _actor(ctx)
             yield ctx
-            if write:
+            if write and commit:
                 session.commit()
         finally:
             session.rollback()

@@ -1,5 +1,6 @@
 """ORM tables. Importing this package registers every table on ``Base.metadata``."""
 
+from plumb.models.automation import RoutingCounter, RuleFiring, RuleGap, RuleOutcome
 from plumb.models.base import Base
 from plumb.models.history import ChainLane, ChangeEntry, WorkspaceRevision
 from plumb.models.identity import MatchDecision, Merge, RecordAlias
@@ -40,6 +41,10 @@ __all__ = [
     "Merge",
     "OutboxMessage",
     "RecordAlias",
+    "RoutingCounter",
+    "RuleFiring",
+    "RuleGap",
+    "RuleOutcome",
     "Task",
     "Team",
     "User",

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plumb.workspace.roles import Role, role_problems
+from plumb.workspace.rules import AutomationSettings, Routing, Rule, automation_problems
 from plumb.workspace.standard import (
     CUSTOM_FIELD_TYPES,
     LIFECYCLE_OBJECTS,
@@ -153,6 +154,12 @@ class Workspace(Strict):
     objects: dict[str, ObjectDefinition] = Field(default_factory=dict)
     roles: dict[Key, Role] = Field(default_factory=dict)
     merge: MergeSettings = Field(default_factory=MergeSettings)
+    rules: list[Rule] = Field(default_factory=list)
+    routing: dict[Key, Routing] = Field(default_factory=dict)
+    automation: AutomationSettings = Field(default_factory=AutomationSettings)
+    integrity_owner: str | None = Field(
+        None, description="The e-mail of the person accountable for pipeline integrity."
+    )
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -191,6 +198,7 @@ class Workspace(Strict):
             found += _picklist_problems(name, picklist)
         found += role_problems(self.roles, self.field_names)
         found += self.merge.problems(self.field_names)
+        found += automation_problems(self)
         found += _stage_list_problems(("lifecycle_stages",), self.lifecycle_stages)
         for i, stage in enumerate(self.lifecycle_stages):
             for obj in LIFECYCLE_OBJECTS:
