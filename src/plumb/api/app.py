@@ -14,6 +14,7 @@ from plumb.access.users import find_user, list_users, user_json
 from plumb.api import problems
 from plumb.api.auth import auth_router
 from plumb.api.deps import transaction
+from plumb.api.outbox import outbox_router
 from plumb.api.records import object_router
 from plumb.history.queries import admin_history
 from plumb.history.verify import verify
@@ -36,6 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(object_router(obj, runtime.loaded.workspace))
     app.include_router(auth_router())
     app.include_router(_meta_router())
+    app.include_router(outbox_router())
     return app
 
 

@@ -14,6 +14,7 @@ import typer
 from plumb.cli import access as access_cli
 from plumb.cli import history as history_cli
 from plumb.cli import records as records_cli
+from plumb.cli import worker as worker_cli
 from plumb.cli.support import STATE, console, fail, print_json, runtime, transaction
 from plumb.core.errors import PlumbError
 
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 records_cli.register(app)
 history_cli.register(app)
 access_cli.register(app)
+worker_cli.register(app)
 
 
 @app.callback()
@@ -100,19 +102,42 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Defaults to PLUMB_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Defaults to PLUMB_PORT.")] = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="On SQLite, deliver the outbox from a thread of this process (the default). "
+            "On PostgreSQL run `plumb worker` processes instead.",
+        ),
+    ] = True,
 ) -> None:
-    """Run the API server. An empty database is created first."""
+    """Run the API server, and on SQLite the worker beside it. An empty database is created
+    first."""
     import uvicorn
 
     from plumb.api.app import create_app
+    from plumb.worker.runner import Worker, WorkerThread
 
     rt = runtime()
-    uvicorn.run(
-        create_app(rt),
-        host=host or rt.settings.host,
-        port=port or rt.settings.port,
-        log_level=rt.settings.log_level,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(rt),
+            host=host or rt.settings.host,
+            port=port or rt.settings.port,
+            log_level=rt.settings.log_level,
+        )
     )
+    background = None
+    if worker and rt.db.dialect == "sqlite":
+        background = WorkerThread(Worker(rt))
+        background.start()
+    elif worker:
+        console.print("PostgreSQL: the outbox is delivered by `plumb worker` processes")
+    try:
+        server.run()
+    finally:
+        if background is not None:
+            background.stop()
 
 
 @app.command()

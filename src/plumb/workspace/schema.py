@@ -22,6 +22,7 @@ from plumb.workspace.standard import (
     STANDARD_FIELDS,
     FieldType,
 )
+from plumb.workspace.webhooks import Webhooks
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=100)]
 ValueKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=100)]
@@ -151,6 +152,7 @@ class Workspace(Strict):
     pipelines: Pipelines = Field(default_factory=Pipelines)
     objects: dict[str, ObjectDefinition] = Field(default_factory=dict)
     roles: dict[Key, Role] = Field(default_factory=dict)
+    webhooks: Webhooks = Field(default_factory=Webhooks)
 
     # -- lookups -------------------------------------------------------------------------------
 
