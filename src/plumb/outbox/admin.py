@@ -33,6 +33,7 @@ def message_json(message: OutboxMessage) -> dict[str, Any]:
         "last_error": message.last_error,
         "created_at": when(message.created_at),
         "last_attempt_at": when(message.last_attempt_at),
+        "worker": message.claimed_by,
         "next_attempt_at": when(message.next_attempt_at) if message.status == "pending" else None,
         "delivered_at": when(message.delivered_at),
         "origin": message.origin,

@@ -62,9 +62,7 @@ def claim_due(
         live = [r for r in rows if r.attempts < settings.outbox_max_attempts]
         if spent:
             session.execute(
-                update(m)
-                .where(m.id.in_(spent))
-                .values(status="dead", last_error=INTERRUPTED, claimed_by=None)
+                update(m).where(m.id.in_(spent)).values(status="dead", last_error=INTERRUPTED)
             )
         if live:
             session.execute(
@@ -94,9 +92,9 @@ def record_outcome(
     m = OutboxMessage
     values: dict[str, Any]
     if isinstance(outcome, Delivered):
-        values = {"status": "delivered", "delivered_at": now, "claimed_by": None}
+        values = {"status": "delivered", "delivered_at": now}
     elif isinstance(outcome, Refused) or claim.attempt >= settings.outbox_max_attempts:
-        values = {"status": "dead", "last_error": outcome.error, "claimed_by": None}
+        values = {"status": "dead", "last_error": outcome.error}
     else:
         wait = retry_delay(
             claim.attempt,
@@ -107,7 +105,6 @@ def record_outcome(
         values = {
             "last_error": outcome.error,
             "next_attempt_at": now + timedelta(seconds=wait),
-            "claimed_by": None,
         }
     with db.write_session() as session:
         result = session.execute(
