@@ -1,17 +1,25 @@
-"""Periodic jobs: run every N seconds, one run at a time across workers, failures recorded."""
+"""Periodic jobs (every N seconds, one run at a time across workers, failures recorded), and the
+workspace's webhook destinations."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from plumb.core.clock import FixedClock
 from plumb.core.context import Ctx
+from plumb.core.errors import PlumbError
 from plumb.models.worker import WorkerJob
 from plumb.runtime import Runtime
 from plumb.worker.runner import Worker
 from plumb.worker.scheduler import JobRegistry, _claim, run_due_jobs
+from plumb.worker.webhooks import DestinationRefused, check_destination
+from plumb.workspace.loader import default_text, load_workspace
+from plumb.workspace.webhooks import Webhooks
 
 
 def job_row(rt: Runtime, name: str) -> WorkerJob:
@@ -81,3 +89,39 @@ def test_a_failing_job_records_its_error_and_runs_again_next_time(
     worker.run_once()
     assert calls == [1, 1]
     assert job_row(rt, "flaky").last_error is None
+
+
+def test_the_workspace_refuses_an_endpoint_outside_the_allowed_hosts(tmp_path: Path) -> None:
+    path = tmp_path / "plumb.yaml"
+    path.write_text(
+        default_text()
+        + """
+webhooks:
+  allowed_hosts: ["hooks.example.com", "*.erp.example.net"]
+  endpoints:
+    good:
+      url: https://a.erp.example.net/in
+      secret_env: GOOD_SECRET
+    evil:
+      url: https://attacker.example.org/in
+      secret_env: EVIL_SECRET
+"""
+    )
+    with pytest.raises(PlumbError) as caught:
+        load_workspace(path)
+    assert "'attacker.example.org' is not in webhooks.allowed_hosts" in str(caught.value)
+
+
+def test_internal_addresses_are_refused_unless_their_network_is_allowed() -> None:
+    closed = Webhooks(allowed_hosts=["10.1.2.3", "127.0.0.1", "*.example.com"])
+    assert closed.host_allowed("a.example.com") and not closed.host_allowed("example.com")
+    for literal in ("10.1.2.3", "127.0.0.1"):
+        with pytest.raises(DestinationRefused, match="private, loopback or reserved"):
+            check_destination(closed, f"http://{literal}/")
+    with pytest.raises(DestinationRefused, match=r"not in the workspace's webhooks\.allowed_hosts"):
+        check_destination(closed, "http://192.0.2.10/")
+    opened = Webhooks(allowed_hosts=["10.1.2.3"], allowed_private_networks=["10.0.0.0/8"])
+    assert check_destination(opened, "http://10.1.2.3:8080/x") == "10.1.2.3"
+    for address in ("169.254.169.254", "::1", "::ffff:127.0.0.1", "fc00::1", "0.0.0.0"):
+        assert not opened.address_allowed(ipaddress.ip_address(address)), address
+    assert opened.address_allowed(ipaddress.ip_address("93.184.216.34"))

@@ -56,20 +56,20 @@ def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 def check_destination(webhooks: Webhooks, url: str) -> str:
-    """The address to connect to; raises _Refusal or _Transient."""
+    """The address to connect to, once the host and every address it resolves to are allowed."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if not webhooks.host_allowed(host):
-        raise _Refusal(f"host {host!r} is not in the workspace's webhooks.allowed_hosts")
+        raise DestinationRefused(f"host {host!r} is not in the workspace's webhooks.allowed_hosts")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise _Transient(f"cannot resolve {host}: {exc}") from exc
+        raise DestinationUnresolved(f"cannot resolve {host}: {exc}") from exc
     addresses = [ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
     for address in addresses:
         if not webhooks.address_allowed(address):
-            raise _Refusal(
+            raise DestinationRefused(
                 f"host {host!r} resolves to {address}, a private, loopback or reserved address "
                 "outside webhooks.allowed_private_networks"
             )
@@ -98,9 +98,9 @@ def send_webhook(
         address = check_destination(webhooks, endpoint.url)
     except ValueError as exc:
         return Refused(f"endpoint {endpoint_name!r} ({endpoint.secret_env}): {exc}")
-    except _Refusal as exc:
+    except DestinationRefused as exc:
         return Refused(f"endpoint {endpoint_name!r}: {exc}")
-    except _Transient as exc:
+    except DestinationUnresolved as exc:
         return Retry(f"endpoint {endpoint_name!r}: {exc}")
     body = orjson.dumps(payload)
     timestamp = int(now.timestamp())
@@ -128,12 +128,12 @@ def send_webhook(
     return Retry(f"POST {endpoint.url}: HTTP {status}" + (f": {snippet}" if snippet else ""))
 
 
-class _Refusal(Exception):
-    pass
+class DestinationRefused(Exception):
+    """The workspace does not allow sending there."""
 
 
-class _Transient(Exception):
-    pass
+class DestinationUnresolved(Exception):
+    """The host name does not resolve (maybe for now)."""
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
