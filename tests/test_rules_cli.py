@@ -56,6 +56,19 @@ def test_unknown_fields_in_conditions_and_requires_are_refused() -> None:
     assert "rule 'big_deals': requires deal has no field 'close_dte'" in message
 
 
+def test_a_webhook_action_must_name_a_declared_endpoint() -> None:
+    rule = _rule(then=[{"webhook": {"endpoint": "erp"}}])
+    with pytest.raises(WorkspaceInvalid) as caught:
+        parse_workspace(_with_rules([rule]), "plumb.yaml")
+    assert "rule 'big_deals': no webhook endpoint 'erp'" in str(caught.value)
+    data = yaml.safe_load(_with_rules([rule]))
+    data["webhooks"] = {
+        "allowed_hosts": ["hooks.example.com"],
+        "endpoints": {"erp": {"url": "https://hooks.example.com/in", "secret_env": "ERP_SECRET"}},
+    }
+    parse_workspace(yaml.safe_dump(data), "plumb.yaml")
+
+
 def test_unsafe_expressions_are_refused() -> None:
     for text, why in [
         ("__import__('os').system('x')", "unknown function"),

@@ -17,6 +17,7 @@ from plumb.cli import merge as merge_cli
 from plumb.cli import records as records_cli
 from plumb.cli import rules as rules_cli
 from plumb.cli import transfer as transfer_cli
+from plumb.cli import worker as worker_cli
 from plumb.cli.support import STATE, console, fail, print_json, runtime, transaction
 from plumb.core.errors import PlumbError
 
@@ -35,6 +36,7 @@ access_cli.register(app)
 merge_cli.register(app)
 transfer_cli.register(app)
 rules_cli.register(app)
+worker_cli.register(app)
 
 
 @app.callback()
@@ -106,19 +108,42 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Defaults to PLUMB_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Defaults to PLUMB_PORT.")] = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="On SQLite, deliver the outbox from a thread of this process (the default). "
+            "On PostgreSQL run `plumb worker` processes instead.",
+        ),
+    ] = True,
 ) -> None:
-    """Run the API server. An empty database is created first."""
+    """Run the API server, and on SQLite the worker beside it. An empty database is created
+    first."""
     import uvicorn
 
     from plumb.api.app import create_app
+    from plumb.worker.runner import Worker, WorkerThread
 
     rt = runtime()
-    uvicorn.run(
-        create_app(rt),
-        host=host or rt.settings.host,
-        port=port or rt.settings.port,
-        log_level=rt.settings.log_level,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(rt),
+            host=host or rt.settings.host,
+            port=port or rt.settings.port,
+            log_level=rt.settings.log_level,
+        )
     )
+    background = None
+    if worker and rt.db.dialect == "sqlite":
+        background = WorkerThread(Worker(rt))
+        background.start()
+    elif worker:
+        console.print("PostgreSQL: the outbox is delivered by `plumb worker` processes")
+    try:
+        server.run()
+    finally:
+        if background is not None:
+            background.stop()
 
 
 @app.command()

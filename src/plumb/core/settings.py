@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -74,6 +74,77 @@ class Settings(BaseSettings):
             "Number of independent hash-chain lanes of the change log on PostgreSQL. Concurrent "
             "writers take different lanes, so they never wait on one global lock. SQLite "
             "serializes writers anyway and always uses lane 0. Only read when lanes are created."
+        ),
+    )
+
+    smtp_host: str | None = Field(
+        None,
+        description=(
+            "SMTP server the worker sends e-mail through. Without it, e-mail messages in the "
+            "outbox fail with that reason, are retried, and end as dead letters."
+        ),
+    )
+    smtp_port: int = Field(25, description="Port of the SMTP server (587 with STARTTLS, 465 SSL).")
+    smtp_from: str = Field(
+        "plumb@localhost",
+        description=(
+            "Sender address of e-mail the worker sends; its domain also names the Message-ID."
+        ),
+    )
+    smtp_user: str | None = Field(
+        None, description="User name to authenticate to the SMTP server (none: no AUTH)."
+    )
+    smtp_password: SecretStr | None = Field(
+        None, description="Password to authenticate to the SMTP server."
+    )
+    smtp_starttls: bool = Field(
+        False, description="Upgrade the SMTP connection with STARTTLS before authenticating."
+    )
+    smtp_ssl: bool = Field(
+        False, description="Connect to the SMTP server over TLS from the start (port 465)."
+    )
+    smtp_timeout_seconds: float = Field(
+        30, gt=0, description="Timeout of each SMTP network operation."
+    )
+    webhook_timeout_seconds: float = Field(
+        10,
+        gt=0,
+        description=(
+            "Timeout of connecting to a webhook receiver and of each read of its answer; a "
+            "timeout counts as a failed attempt and is retried."
+        ),
+    )
+    worker_poll_seconds: float = Field(
+        2,
+        gt=0,
+        description="How long `plumb worker` waits before looking again when nothing was due.",
+    )
+    outbox_max_attempts: int = Field(
+        8,
+        ge=1,
+        description=(
+            "Delivery attempts of an outbox message before it becomes a dead letter (status "
+            "`dead`, shown by `plumb outbox list --status dead`, replayable)."
+        ),
+    )
+    outbox_backoff_base_seconds: float = Field(
+        10,
+        gt=0,
+        description=(
+            "Wait before the second attempt; each later wait doubles, with random jitter "
+            "(between half and all of the doubled wait), up to `outbox_backoff_cap_seconds`."
+        ),
+    )
+    outbox_backoff_cap_seconds: float = Field(
+        3600, gt=0, description="Longest wait between two attempts of one message."
+    )
+    outbox_lease_seconds: float = Field(
+        300,
+        gt=0,
+        description=(
+            "How long a claimed batch is reserved for the worker delivering it. A worker that "
+            "dies mid-delivery leaves its messages to be delivered again once this passes; keep "
+            "it above the batch size times the slowest delivery."
         ),
     )
 

@@ -19,6 +19,7 @@ from plumb.models.records import (
     Task,
 )
 from plumb.models.user import ApiToken, LoginAttempt, Team, User, WebSession
+from plumb.models.worker import WorkerJob
 
 __all__ = [
     "RECORD_MODELS",
@@ -49,5 +50,6 @@ __all__ = [
     "Team",
     "User",
     "WebSession",
+    "WorkerJob",
     "WorkspaceRevision",
 ]

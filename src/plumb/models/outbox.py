@@ -38,6 +38,10 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the latest attempt started (its claim)."""
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    """The worker that made the latest attempt; its outcome is written only by that worker."""
     origin: Mapped[str | None] = mapped_column(String(300))
     """What produced it: a rule's name, a user's action."""
     record_type: Mapped[str | None] = mapped_column(String(40))

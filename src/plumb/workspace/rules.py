@@ -313,6 +313,15 @@ def _action_problems(
     ws: Workspace, path: Path, who: str, obj: str, action: Action
 ) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
+    if action.webhook is not None and action.webhook.endpoint not in ws.webhooks.endpoints:
+        declared = ", ".join(ws.webhooks.endpoints) or "none"
+        found.append(
+            (
+                path + ("webhook", "endpoint"),
+                f"{who}: no webhook endpoint {action.webhook.endpoint!r} "
+                f"(declared under webhooks.endpoints: {declared})",
+            )
+        )
     if action.set is not None:
         for name in action.set:
             if name not in ws.field_names(obj):

@@ -24,6 +24,7 @@ from plumb.workspace.standard import (
     FieldType,
 )
 from plumb.workspace.survivorship import MergeSettings
+from plumb.workspace.webhooks import Webhooks
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=100)]
 ValueKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=100)]
@@ -160,6 +161,7 @@ class Workspace(Strict):
     integrity_owner: str | None = Field(
         None, description="The e-mail of the person accountable for pipeline integrity."
     )
+    webhooks: Webhooks = Field(default_factory=Webhooks)
 
     # -- lookups -------------------------------------------------------------------------------
 
