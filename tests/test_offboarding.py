@@ -160,3 +160,65 @@ def test_user_history_is_for_administrators(
         other.headers["Authorization"] = f"Bearer {token}"
         refused = other.get("/api/v1/users/rita@example.com/history")
         assert refused.status_code == 403
+
+
+@pytest.fixture
+def routed_workspace(settings: Settings) -> Settings:
+    """Contacts routed by region (west: round-robin in team west; otherwise Mia), with Rita
+    named as the integrity owner in the definition."""
+    content = yaml.safe_load(default_text())
+    content["integrity_owner"] = "rita@example.com"
+    content["routing"] = {
+        "leads": {
+            "object": "contact",
+            "territories": [{"name": "west", "match": {"region": ["US-CA"]}, "team": "west"}],
+            "fallback": "mia@example.com",
+        }
+    }
+    settings.workspace.write_text(yaml.safe_dump(content))
+    return settings
+
+
+def test_deactivation_back_through_routing(
+    routed_workspace: Settings, cli: Cli, api: TestClient
+) -> None:
+    cli("users", "add", "mia@example.com", "--name", "Mia", "--role", "manager")
+    cli("users", "add", "rita@example.com", "--name", "Rita", "--manager", "mia@example.com")
+    cli("users", "add", "wes@example.com", "--name", "Wes", "--team", "west")
+    cli("users", "add", "rita2@example.com", "--name", "Rita Two", "--team", "west")
+    ids = {u["email"].split("@")[0]: u["id"] for u in cli("users", "list", "--json").json()}
+    west = ok(
+        api.post(
+            "/api/v1/contacts",
+            json={"last_name": "W", "country": "US", "region": "CA", "owner_id": ids["rita"]},
+        ),
+        201,
+    )
+    east = ok(
+        api.post(
+            "/api/v1/contacts",
+            json={"last_name": "E", "country": "US", "region": "NY", "owner_id": ids["rita"]},
+        ),
+        201,
+    )
+    blank = ok(api.post("/api/v1/contacts", json={"last_name": "B", "owner_id": ids["rita"]}), 201)
+    task = ok(api.post("/api/v1/tasks", json={"title": "Call", "assignee_id": ids["rita"]}), 201)
+
+    # routing covers owners of routed records only: the task needs a successor
+    refused = cli("users", "deactivate", "rita@example.com", "--reroute", "--json", expect=1)
+    assert refused.json()["references"] == {"contact.owner_id": 3, "task.assignee_id": 1}
+
+    report = cli(
+        "users", "deactivate", "rita@example.com", "--reroute", "--to-manager", "--json"
+    ).json()
+    assert report["definition_references"] == ["integrity_owner"]
+    assert ok(api.get(f"/api/v1/contacts/{west['id']}"))["owner_id"] in (ids["wes"], ids["rita2"])
+    assert ok(api.get(f"/api/v1/contacts/{east['id']}"))["owner_id"] == ids["mia"]
+    # routing cannot place a record without a region: the owner stays, with a recorded gap
+    assert [g["record_id"] for g in report["gaps"]] == [blank["id"]]
+    assert ok(api.get(f"/api/v1/contacts/{blank['id']}"))["owner_id"] == ids["rita"]
+    gaps = ok(api.get("/api/v1/gaps"))["data"]
+    assert [(g["record_id"], g["rule"], g["field"]) for g in gaps] == [
+        (blank["id"], "routing.leads", "region")
+    ]
+    assert ok(api.get(f"/api/v1/tasks/{task['id']}"))["assignee_id"] == ids["mia"]

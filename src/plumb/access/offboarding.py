@@ -22,6 +22,10 @@ from plumb.access import authz
 from plumb.access.sessions import revoke_sessions
 from plumb.access.tokens import revoke_token
 from plumb.access.users import find_user, update_user
+from plumb.automation.gaps import Missing, record_gap
+from plumb.automation.routing import plan_assign
+from plumb.automation.ruleset import ruleset
+from plumb.automation.subject import Subject
 from plumb.core.context import Ctx
 from plumb.core.errors import Conflict, FieldIssue, ValidationFailed
 from plumb.models import ApiToken, User
@@ -49,6 +53,12 @@ class Handover:
     reports: list[str]
     tokens: list[str]
     kept: list[Reference] = field(default_factory=list)
+    definition: list[str] = field(default_factory=list)
+    """Places in the workspace definition naming the user (rule owners and recipients,
+    routing owners, the integrity owner): changed by editing plumb.yaml, not here."""
+    rerouted: list[Reference] = field(default_factory=list)
+    gaps: list[Reference] = field(default_factory=list)
+    """Records routing could not place (blank inputs, no active owner): each has an open gap."""
     sessions_ended: int = 0
     done: bool = False
 
@@ -62,6 +72,9 @@ class Handover:
             "references": self.summary(),
             "records": [r.__dict__ for r in self.references],
             "kept": [r.__dict__ for r in self.kept],
+            "rerouted": [r.__dict__ for r in self.rerouted],
+            "gaps": [r.__dict__ for r in self.gaps],
+            "definition_references": self.definition,
             "reports_moved": self.reports,
             "tokens_revoked": self.tokens,
             "sessions_ended": self.sessions_ended,
@@ -124,9 +137,15 @@ def deactivate(
     *,
     to: str | None = None,
     to_manager: bool = False,
+    reroute: bool = False,
     dry_run: bool = False,
 ) -> Handover:
-    """Hand over everything that refers to the user, then deactivate them."""
+    """Hand over everything that refers to the user, then deactivate them.
+
+    With ``reroute``, records the workspace routes (by their object's routing) get a new owner
+    from routing, with the leaver already out of every round-robin pool; a record routing
+    cannot place keeps a recorded gap. What routing does not cover goes to ``to`` or the
+    manager; without either, such references refuse the deactivation."""
     authz.require(ctx, "contact", "administer")
     user = find_user(ctx, ref)
     if not user.active:
@@ -146,29 +165,36 @@ def deactivate(
         reports=reports,
         tokens=tokens,
         kept=kept,
+        definition=definition_references(ctx.loaded.content, user.email),
     )
+    routed = _routed_objects(ctx) if reroute else {}
+    by_routing = [r for r in live if r.field == "owner_id" and r.object in routed]
+    rest = [r for r in live if r not in by_routing]
     if dry_run:
         return report
-    if target is None and (live or reports):
+    if target is None and (rest or reports):
         counts = ", ".join(f"{n} {k}" for k, n in sorted(report.summary().items()))
         raise Conflict(
             f"{user.email} is still referenced ({counts or ''}"
             f"{'; ' if counts and reports else ''}"
             f"{f'{len(reports)} reports' if reports else ''}); name who takes over "
-            "(--to USER or --to-manager)",
+            "(--to USER or --to-manager; --reroute covers owners of routed records only)",
             object="user",
             record_id=user.id,
             rule="handover_required",
             extra={"references": report.summary(), "reports": reports},
         )
+    # out of every round-robin pool before routing runs
+    update_user(ctx, user, active=False)
+    if by_routing:
+        report.rerouted, report.gaps = _reroute(ctx, by_routing, routed)
     if target is not None:
-        _hand_over(ctx, live, user.id, target.id)
+        _hand_over(ctx, rest, user.id, target.id)
         for report_id in reports:
             update_user(ctx, ctx.session.get_one(User, report_id), manager_id=user.manager_id)
     for token_id in tokens:
         revoke_token(ctx, token_id)
     report.sessions_ended = revoke_sessions(ctx, user.id)
-    update_user(ctx, user, active=False)
     report.done = True
     return report
 
@@ -216,3 +242,52 @@ def _hand_over(ctx: Ctx, refs: list[Reference], old: str, new: str) -> None:
             current = record.custom.get(name) if sch[name].custom else getattr(record, name)
             patch[name] = _replace(current, old, new)
         operations.update(ctx, obj, record, patch, allow_read_only=True, action="handover")
+
+
+def definition_references(content: Any, email: str, path: str = "") -> list[str]:
+    """Dotted paths in the definition whose value is ``email`` (rule owners, recipients, ...)."""
+    found: list[str] = []
+    if isinstance(content, dict):
+        for key, value in content.items():
+            found += definition_references(value, email, f"{path}.{key}" if path else str(key))
+    elif isinstance(content, list):
+        for i, value in enumerate(content):
+            found += definition_references(value, email, f"{path}.{i}")
+    elif isinstance(content, str) and content.strip().lower() == email.lower():
+        found.append(path)
+    return found
+
+
+def _routed_objects(ctx: Ctx) -> dict[str, str]:
+    """Object -> the key of the first routing the workspace declares for it."""
+    routed: dict[str, str] = {}
+    for key, routing in ctx.workspace.routing.items():
+        routed.setdefault(routing.object, key)
+    return routed
+
+
+def _reroute(
+    ctx: Ctx, refs: list[Reference], routed: dict[str, str]
+) -> tuple[list[Reference], list[Reference]]:
+    rs = ruleset(ctx.loaded)
+    done: list[Reference] = []
+    gaps: list[Reference] = []
+    for ref in refs:
+        key = routed[ref.object]
+        subject = Subject.load(ctx, ref.object, ref.record_id)
+        assert subject is not None
+        step = plan_assign(ctx, rs, key, subject)
+        if isinstance(step, Missing):
+            record_gap(
+                ctx,
+                f"routing.{key}",
+                ref.object,
+                ref.record_id,
+                step,
+                ctx.workspace.integrity_owner,
+            )
+            gaps.append(ref)
+        else:
+            step(ctx)
+            done.append(ref)
+    return done, gaps

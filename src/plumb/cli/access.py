@@ -114,6 +114,12 @@ def users_deactivate(
     to_manager: Annotated[
         bool, typer.Option("--to-manager", help="Hand their records over to their manager.")
     ] = False,
+    reroute: Annotated[
+        bool,
+        typer.Option(
+            "--reroute", help="Give their routed records (owner) new owners through routing."
+        ),
+    ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what refers to them; change nothing.")
     ] = False,
@@ -121,7 +127,9 @@ def users_deactivate(
 ) -> None:
     """Deactivate a user: hand over every reference to them, revoke tokens and sessions."""
     with transaction(write=not dry_run, as_json=as_json) as ctx:
-        report = deactivate(ctx, user, to=to, to_manager=to_manager, dry_run=dry_run)
+        report = deactivate(
+            ctx, user, to=to, to_manager=to_manager, reroute=reroute, dry_run=dry_run
+        )
         data = report.as_dict()
     if as_json:
         print_json(data)
@@ -135,7 +143,16 @@ def users_deactivate(
     table.add_row("api tokens", str(len(data["tokens_revoked"])))
     if data["kept"]:
         table.add_row("closed tasks (assignee kept)", str(len(data["kept"])))
+    if data["rerouted"] or data["gaps"]:
+        table.add_row("re-routed", str(len(data["rerouted"])))
+        table.add_row("routing gaps (owner kept, gap open)", str(len(data["gaps"])))
     console.print(table)
+    for path in data["definition_references"]:
+        console.print(
+            f"[yellow]plumb.yaml still names them at {path}[/]: edit the definition "
+            "(until then, rules that need them record gaps)",
+            highlight=False,
+        )
     if data["deactivated"]:
         console.print(f"deactivated; {data['sessions_ended']} session(s) signed out")
 
