@@ -19,13 +19,15 @@ from plumb.core.context import Ctx, Hooks
 from plumb.core.db import Database
 from plumb.core.migrate import ensure_ready
 from plumb.core.settings import Settings, get_settings
+from plumb.identity import entry as identity_entry
 from plumb.workspace.loader import LoadedWorkspace, load_workspace
 from plumb.workspace.revisions import record_definition
 
 
 def default_hooks() -> Hooks:
     """The hooks of every capability that reacts to writes."""
-    return Hooks()
+    identity_before, identity_after = identity_entry.hooks(merge=None)
+    return Hooks(before_write=[identity_before], after_write=[identity_after])
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from plumb.models.base import Base
 from plumb.models.history import ChainLane, ChangeEntry, WorkspaceRevision
 from plumb.models.identity import MatchDecision, Merge, RecordAlias
+from plumb.models.matching import MatchCandidate, MatchKey, MatchWeights
 from plumb.models.records import (
     RECORD_MODELS,
     Activity,
@@ -31,7 +32,10 @@ __all__ = [
     "Deal",
     "DealContact",
     "ExternalId",
+    "MatchCandidate",
     "MatchDecision",
+    "MatchKey",
+    "MatchWeights",
     "Merge",
     "RecordAlias",
     "Task",

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from plumb.workspace.matching import Matching, matching_problems
 from plumb.workspace.roles import Role, role_problems
 from plumb.workspace.standard import (
     CUSTOM_FIELD_TYPES,
@@ -151,6 +152,7 @@ class Workspace(Strict):
     pipelines: Pipelines = Field(default_factory=Pipelines)
     objects: dict[str, ObjectDefinition] = Field(default_factory=dict)
     roles: dict[Key, Role] = Field(default_factory=dict)
+    matching: Matching = Field(default_factory=dict)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -188,6 +190,9 @@ class Workspace(Strict):
         for name, picklist in self.picklists.items():
             found += _picklist_problems(name, picklist)
         found += role_problems(self.roles, self.field_names)
+        found += matching_problems(
+            self.matching, {o: {f.name: f.type for f in d.fields} for o, d in self.objects.items()}
+        )
         found += _stage_list_problems(("lifecycle_stages",), self.lifecycle_stages)
         for i, stage in enumerate(self.lifecycle_stages):
             for obj in LIFECYCLE_OBJECTS:
