@@ -1,13 +1,17 @@
 """Learning the weights from the workspace's own data, without labels, and from decisions.
 
-- **u** (how often *different* records agree at each level) is counted on random pairs of
-  records: almost every random pair is two different people, whatever the data.
-- **m** (how often *duplicates* do) and the share of duplicates among the candidate pairs are
-  estimated by expectation-maximisation over the blocked candidate pairs, under the usual
-  Fellegi-Sunter assumption that fields agree independently given the match status.
+Scores are only ever computed for candidate pairs (records sharing a blocking key), so m and u
+are estimated *among candidate pairs*: by expectation-maximisation over the blocked pairs, under
+the usual Fellegi-Sunter assumption that fields agree independently given the match status.
+(Among candidates, two different people agree on a blocked field far more often than two random
+records do; u counted on random pairs would overrate that agreement.)
+
+- The starting point: each comparator's default m, and u counted on random pairs of records
+  (almost every random pair is two different people, whatever the data).
 - People's decisions take part as labelled pairs: a ``duplicate`` is a known match (its
-  posterior fixed at 1), a ``distinct`` a known non-match (fixed at 0, and counted towards u),
-  each weighing ``LABEL_WEIGHT`` pairs; ``undone`` decisions are ignored.
+  posterior fixed at 1), a ``distinct`` a known non-match (fixed at 0), each weighing
+  ``LABEL_WEIGHT`` pairs; ``undone`` decisions are ignored.
+- Both m and u carry pseudo-counts of their starting values, so a level never seen is not 0.
 
 Identical comparison patterns are counted once, so a run costs the same for 10k or 10M pairs
 with the same few hundred patterns.
@@ -57,42 +61,39 @@ def estimate(
     patterns, counts = _patterns(blocked)
     lab_patterns = labelled.astype(np.int64)
     lab_counts = np.full(len(labelled), LABEL_WEIGHT)
-    non_match = labels == 0
 
     u = []
     for f, pf in enumerate(plan.fields):
         k = len(pf.comparator.levels)
         tally = np.bincount(random[:, f].astype(np.int64), minlength=k + 1)[:k].astype(float)
-        tally += np.bincount(
-            lab_patterns[non_match, f], weights=lab_counts[non_match], minlength=k + 1
-        )[:k]
         tally += PRIOR_STRENGTH * defaults.u[f]
         u.append(tally / tally.sum())
+    u_start = [x.copy() for x in u]
     m = [x.copy() for x in defaults.m]
 
     all_patterns = np.vstack([patterns, lab_patterns]) if len(lab_patterns) else patterns
     all_counts = np.concatenate([counts, lab_counts])
     fixed = np.concatenate([np.full(len(patterns), np.nan), labels.astype(float)])
-    share = 0.3
+    unlabelled = np.isnan(fixed)
+    share = 0.1
     iterations, converged = 0, False
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - reported after the loop
         log_m = _log_likelihood(all_patterns, m)
         log_u = _log_likelihood(all_patterns, u)
-        odds = np.log(max(share, EPS)) - np.log(max(1 - share, EPS)) + log_m - log_u
+        odds = np.log(share) - np.log(1 - share) + log_m - log_u
         posterior = 1.0 / (1.0 + np.exp(-np.clip(odds, -60, 60)))
-        posterior = np.where(np.isnan(fixed), posterior, fixed)
-        weighted = posterior * all_counts
-        unlabelled = np.isnan(fixed)
-        new_share = float(weighted[unlabelled].sum() / max(all_counts[unlabelled].sum(), EPS))
-        new_m = []
-        for f, pf in enumerate(plan.fields):
-            k = len(pf.comparator.levels)
-            tally = np.bincount(all_patterns[:, f], weights=weighted, minlength=k + 1)[:k]
-            tally = tally + PRIOR_STRENGTH * defaults.m[f]
-            new_m.append(tally / tally.sum())
-        change = max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True))
-        change = max(change, abs(new_share - share))
-        m, share = new_m, min(max(new_share, EPS), 1 - EPS)
+        posterior = np.where(unlabelled, posterior, fixed)
+        matched = posterior * all_counts
+        unmatched = (1 - posterior) * all_counts
+        new_share = float(matched[unlabelled].sum() / max(all_counts[unlabelled].sum(), EPS))
+        new_m = _maximise(plan, all_patterns, matched, defaults.m)
+        new_u = _maximise(plan, all_patterns, unmatched, u_start)
+        change = max(
+            max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True)),
+            max(float(np.abs(a - b).max()) for a, b in zip(new_u, u, strict=True)),
+            abs(new_share - share),
+        )
+        m, u, share = new_m, new_u, min(max(new_share, EPS), 1 - EPS)
         if change < tolerance:
             converged = True
             break
@@ -105,6 +106,18 @@ def estimate(
         len(random),
         len(labelled),
     )
+
+
+def _maximise(
+    plan: Plan, patterns: np.ndarray, weights: np.ndarray, prior: list[np.ndarray]
+) -> list[np.ndarray]:
+    out = []
+    for f, pf in enumerate(plan.fields):
+        k = len(pf.comparator.levels)
+        tally = np.bincount(patterns[:, f], weights=weights, minlength=k + 1)[:k]
+        tally = tally + PRIOR_STRENGTH * prior[f]
+        out.append(tally / tally.sum())
+    return out
 
 
 def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,12 +8,14 @@ N pairs is then a handful of array operations per field, whatever N is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
 
-from plumb.identity.comparators import as_text
+from plumb.identity.comparators import COMPARATORS, as_text
 from plumb.identity.plan import Plan, PlanField
 
 MAX_SLOTS = 3
@@ -44,29 +46,36 @@ def build_frame(plan: Plan, records: list[tuple[str, dict[str, Any]]]) -> Frame:
     columns: dict[str, Column] = {}
     display: dict[str, list[Any]] = {}
     for pf in plan.fields:
-        cmp = pf.comparator
+        prepare = _cached_prepare(pf.comparator.name)
+        raw = [values.get(pf.name) for _, values in records]
         prepared: list[list[tuple[str, ...]]] = []
-        for _, values in records:
-            items = []
-            for text in as_text(values.get(pf.name)):
-                channels = cmp.prepare(text)
-                if channels is not None and channels not in items:
-                    items.append(channels)
-                    if len(items) == MAX_SLOTS:
-                        break
+        for value in raw:
+            items: list[tuple[str, ...]] = []
+            if value is not None and value != "" and value != []:
+                for text in (value,) if isinstance(value, str) else as_text(value):
+                    channels = prepare(text)
+                    if channels is not None and channels not in items:
+                        items.append(channels)
+                        if len(items) == MAX_SLOTS:
+                            break
             prepared.append(items)
         slots = max((len(p) for p in prepared), default=0) or 1
-        width = _width(cmp.name)
+        width = _width(pf.comparator.name)
         chans = [np.full((n, slots), "", dtype=object) for _ in range(width)]
         present = np.zeros((n, slots), dtype=bool)
-        for i, items in enumerate(prepared):
-            for s, channels in enumerate(items):
-                present[i, s] = True
-                for c in range(width):
-                    chans[c][i, s] = channels[c]
+        for s in range(slots):
+            col = [p[s] if len(p) > s else None for p in prepared]
+            present[:, s] = [c is not None for c in col]
+            for c in range(width):
+                chans[c][:, s] = [x[c] if x is not None else "" for x in col]
         columns[pf.name] = Column(chans, present)
-        display[pf.name] = [values.get(pf.name) for _, values in records]
+        display[pf.name] = raw
     return Frame(np.array([r[0] for r in records], dtype=object), columns, display)
+
+
+@cache
+def _cached_prepare(comparator: str) -> Callable[[str], tuple[str, ...] | None]:
+    return lru_cache(maxsize=500_000)(COMPARATORS[comparator].prepare)
 
 
 def _width(comparator: str) -> int:

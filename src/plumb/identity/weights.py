@@ -80,10 +80,17 @@ class Weights:
         return base
 
     def explain(
-        self, plan: Plan, levels: np.ndarray, left: Frame, i: int, right: Frame, j: int
+        self,
+        plan: Plan,
+        levels: np.ndarray,
+        left: Frame,
+        i: int,
+        right: Frame,
+        j: int,
+        table: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
         """Per field: the agreement level, the two values compared and the weight earned."""
-        table = self.table()
+        table = self.table() if table is None else table
         out = []
         for f, pf in enumerate(plan.fields):
             level = int(levels[f])
