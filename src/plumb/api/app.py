@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 import plumb
 from plumb.access import authz
 from plumb.access.users import list_users, user_json
-from plumb.api import problems
+from plumb.api import duplicates, problems
 from plumb.api.deps import transaction
 from plumb.api.records import object_router
 from plumb.history.verify import verify
@@ -32,6 +32,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     for obj in OBJECTS:
         app.include_router(object_router(obj, runtime.loaded.workspace))
+    app.include_router(duplicates.router())
     app.include_router(_meta_router())
     return app
 

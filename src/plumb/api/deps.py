@@ -17,6 +17,7 @@ from plumb.access.tokens import authenticate
 from plumb.core.actor import Source, system_actor
 from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest, NotAuthenticated, PreconditionRequired
+from plumb.identity.entry import ALLOW_DUPLICATE
 from plumb.runtime import Runtime
 
 
@@ -48,6 +49,8 @@ def transaction(request: Request, *, write: bool) -> Iterator[Ctx]:
         ctx.actor = authenticate(ctx, secret, rt.clock.now(), Source.API)
         if correlation:
             ctx.correlation_id = correlation[:64]
+        if write and request.query_params.get("allow_duplicate", "").lower() in ("1", "true"):
+            ctx.flags = ctx.flags | {ALLOW_DUPLICATE}
         yield ctx
         session.commit()
     except BaseException:

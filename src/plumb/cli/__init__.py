@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from plumb.cli import access as access_cli
+from plumb.cli import dedupe as dedupe_cli
 from plumb.cli import history as history_cli
 from plumb.cli import records as records_cli
 from plumb.cli.support import STATE, console, fail, print_json, runtime, transaction
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 records_cli.register(app)
 history_cli.register(app)
 access_cli.register(app)
+dedupe_cli.register(app)
 
 
 @app.callback()
@@ -41,9 +43,18 @@ def root(
             "local operator.",
         ),
     ] = None,
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicate",
+            help="Write even when the record looks like an existing one (the override is "
+            "recorded in history).",
+        ),
+    ] = False,
 ) -> None:
     STATE.as_user = as_user
     STATE.runtime = None
+    STATE.allow_duplicate = allow_duplicate
 
 
 @app.command()

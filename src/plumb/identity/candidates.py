@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import or_, select
 
+from plumb.access import authz
 from plumb.core.context import Ctx
 from plumb.identity import weights as weights_mod
 from plumb.identity.frame import build_frame, compare_pairs, level_names
@@ -20,6 +21,8 @@ from plumb.identity.keys import load_values
 from plumb.identity.plan import Plan
 from plumb.identity.weights import Weights
 from plumb.models import MatchDecision, MatchKey
+from plumb.records import queries
+from plumb.records.rows import model_for
 
 LOOKUP_CHUNK = 500
 
@@ -41,6 +44,15 @@ class Candidate:
 
 def ordered(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
+
+
+def visible_ids(ctx: Ctx, obj: str, ids: set[str]) -> set[str]:
+    """Those of ``ids`` the actor may see."""
+    clause = authz.visible(ctx, obj)
+    if clause is None or not ids:
+        return set(ids)
+    model = model_for(obj)
+    return set(ctx.session.scalars(select(model.id).where(model.id.in_(sorted(ids)), clause)))
 
 
 def distinct_pairs(ctx: Ctx, obj: str, ids: list[str]) -> set[tuple[str, str]]:
@@ -128,3 +140,18 @@ def find(
             )
         )
     return out
+
+
+def for_record(
+    ctx: Ctx, plan: Plan, record_id: str, *, threshold: float | None = None
+) -> list[Candidate]:
+    """Likely duplicates of one record that the actor may see (the record itself must be
+    visible to them: otherwise it is absent)."""
+    authz.require(ctx, plan.object, "view")
+    record = queries.get(ctx, plan.object, record_id)
+    values = load_values(ctx, plan, [record.id])
+    if not values:
+        return []  # archived or merged away: it is nobody's duplicate
+    [found] = find(ctx, plan, [(record.id, values[0][1])], threshold=threshold)
+    seen = visible_ids(ctx, plan.object, {c.record_id for c in found})
+    return [c for c in found if c.record_id in seen]

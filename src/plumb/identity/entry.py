@@ -25,9 +25,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-
-from plumb.access import authz
 from plumb.core.actor import Source
 from plumb.core.context import AfterWrite, BeforeWrite, Ctx, PendingWrite, RecordChange
 from plumb.core.errors import DuplicateCandidates
@@ -36,7 +33,6 @@ from plumb.identity import queue
 from plumb.identity import weights as weights_mod
 from plumb.identity.keys import clear_keys, load_values, write_keys
 from plumb.identity.plan import Plan, plan_for
-from plumb.records.rows import model_for
 
 ALLOW_DUPLICATE = "allow_duplicate"
 """Ctx flag: the caller deliberately writes past a ``block`` policy."""
@@ -47,14 +43,6 @@ MergeFn = Callable[[Ctx, str, str, list[str]], object]
 """(ctx, object, survivor id, ids merged into it): the merge operation, wired by the runtime."""
 
 _STASH = "plumb.identity.entry"
-
-
-def _visible_ids(ctx: Ctx, obj: str, ids: set[str]) -> set[str]:
-    clause = authz.visible(ctx, obj)
-    if clause is None or not ids:
-        return set(ids)
-    model = model_for(obj)
-    return set(ctx.session.scalars(select(model.id).where(model.id.in_(sorted(ids)), clause)))
 
 
 def _stash(ctx: Ctx) -> dict[str, Any]:
@@ -125,7 +113,7 @@ def _check(
     obj = plan.object
     weights = weights_mod.current(ctx.session, plan)
     found = cand.find(ctx, plan, [(p.record_id, p.values) for p in items], weights=weights)
-    seen = _visible_ids(ctx, obj, {c.record_id for cs in found for c in cs})
+    seen = cand.visible_ids(ctx, obj, {c.record_id for cs in found for c in cs})
     stash = _stash(ctx)
     stash["weights_id"] = weights.id
     allowed = ALLOW_DUPLICATE in ctx.flags

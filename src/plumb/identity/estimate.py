@@ -114,8 +114,8 @@ def _maximise(
     out = []
     for f, pf in enumerate(plan.fields):
         k = len(pf.comparator.levels)
-        tally = np.bincount(patterns[:, f], weights=weights, minlength=k + 1)[:k]
-        tally = tally + PRIOR_STRENGTH * prior[f]
+        seen = np.bincount(patterns[:, f], weights=weights, minlength=k + 1)[:k]
+        tally = seen.astype(float) + PRIOR_STRENGTH * prior[f]
         out.append(tally / tally.sum())
     return out
 

@@ -48,8 +48,12 @@ class ScanResult:
     queued: int
     weights_id: str | None
     estimated: bool
-    pairs: list[tuple[str, str, float]] = field(default_factory=list)
-    """(record a, record b, score) of every pair at the threshold or above."""
+    flags: list[queue.Flag] = field(default_factory=list)
+    """Every pair at the threshold or above, with its cluster and explanation."""
+
+    @property
+    def pairs(self) -> list[tuple[str, str, float]]:
+        return [(f.record_a, f.record_b, f.score) for f in self.flags]
 
     def summary(self) -> dict[str, Any]:
         sizes = [len(c) for c in self.clusters]
@@ -304,7 +308,7 @@ def scan(
         queued=queued,
         weights_id=weights.id,
         estimated=estimated,
-        pairs=[(f.record_a, f.record_b, f.score) for f in flags],
+        flags=flags,
     )
 
 
@@ -315,3 +319,18 @@ def estimate_only(
     frame, ia, ib, _ = prepare(ctx, plan, progress=progress)
     levels = _compare_all(plan, frame, ia, ib)
     return learn(ctx, plan, frame, levels, progress=progress)
+
+
+def estimation_json(row: MatchWeights) -> dict[str, Any]:
+    return {
+        "weights_id": row.id,
+        "object": row.object,
+        "estimated_at": row.estimated_at.isoformat().replace("+00:00", "Z"),
+        "pairs": row.pairs,
+        "random_pairs": row.random_pairs,
+        "labelled": row.labelled,
+        "iterations": row.iterations,
+        "converged": row.converged,
+        "match_share": row.match_share,
+        "weights": row.weights,
+    }
