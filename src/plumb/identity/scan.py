@@ -33,6 +33,9 @@ Progress = Callable[[str, int, int], None]
 RANDOM_PAIRS = 100_000
 EM_PAIRS = 500_000
 COMPARE_CHUNK = 100_000
+MIN_PAIRS_TO_LEARN = 200
+"""A scan estimates the weights by itself (when none are stored for the definition) only from
+this many candidate pairs: with fewer, the comparators' defaults are the better guess."""
 
 
 @dataclass
@@ -266,7 +269,7 @@ def scan(
     levels = np.vstack(chunks) if chunks else np.empty((0, len(plan.fields)), dtype=np.int8)
     weights: Weights = weights_mod.current(ctx.session, plan)
     estimated = False
-    if estimate_weights or weights.id is None:
+    if estimate_weights or (weights.id is None and total >= MIN_PAIRS_TO_LEARN):
         result, _ = learn(ctx, plan, frame, levels, progress=progress)
         weights, estimated = result.weights, True
     _step(progress, "scoring and clustering")
