@@ -59,8 +59,16 @@ def _pairs(rows: list[dict[str, Any]]) -> set[frozenset[str]]:
 # -- at entry -------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def api_blocks(settings: Settings) -> Settings:
+    def change(content: dict[str, Any]) -> None:
+        content["matching"]["contact"]["on_entry"]["api"] = "block"
+
+    return _write_workspace(settings, change)
+
+
 def test_api_create_is_blocked_listing_the_candidate_and_can_be_overridden(
-    api: TestClient,
+    api_blocks: Settings, api: TestClient
 ) -> None:
     first = ok(api.post("/api/v1/contacts", json={**ADA, "phone": "+1 415 555 0100"}), 201)
     again = api.post(
@@ -96,7 +104,7 @@ def test_api_create_is_blocked_listing_the_candidate_and_can_be_overridden(
     assert _pairs(_queue(api)) == {frozenset((first["id"], made["id"]))}
 
 
-def test_an_update_that_makes_a_duplicate_is_blocked(api: TestClient) -> None:
+def test_an_update_that_makes_a_duplicate_is_blocked(api_blocks: Settings, api: TestClient) -> None:
     ada = ok(api.post("/api/v1/contacts", json=ADA), 201)
     other = ok(api.post("/api/v1/contacts", json={"first_name": "Grace"}), 201)
     url = f"/api/v1/contacts/{other['id']}"
@@ -214,6 +222,7 @@ def test_merge_policy_calls_the_merge_boundary(merge_settings: Settings, rt: Run
 def owner_only_settings(settings: Settings) -> Settings:
     def change(content: dict[str, Any]) -> None:
         content["roles"]["rep"]["visibility"] = {"contact": "owner"}
+        content["matching"]["contact"]["on_entry"]["api"] = "block"
         content["roles"]["rep"]["objects"] = {"*": ["view", "create", "edit", "archive", "merge"]}
 
     return _write_workspace(settings, change)

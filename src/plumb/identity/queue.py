@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, exists, select, tuple_
+from sqlalchemy import and_, delete, exists, insert, select, tuple_
 
 from plumb.access import authz
 from plumb.core.bulk import insert_rows
 from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest, NotFound
-from plumb.core.ids import new_ids
+from plumb.core.ids import new_id, new_ids
 from plumb.identity import weights as weights_mod
 from plumb.identity.candidates import ordered
 from plumb.identity.frame import build_frame, compare_pairs, level_names
@@ -197,19 +197,22 @@ def mark_distinct(
         )
     )
     actor = ctx.actor
-    decision = MatchDecision(
-        object=obj,
-        record_a=a,
-        record_b=b,
-        decision="distinct",
-        score=round(score, 4),
-        comparison=levels,
-        actor_kind=actor.kind.value,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        decided_at=ctx.now(),
-        note=(note or "").strip()[:2000] or None,
+    ident = new_id()
+    ctx.session.execute(
+        insert(MatchDecision).values(
+            id=ident,
+            object=obj,
+            record_a=a,
+            record_b=b,
+            decision="distinct",
+            score=round(score, 4),
+            comparison=levels,
+            actor_kind=actor.kind.value,
+            actor_id=actor.id,
+            actor_label=actor.label,
+            decided_at=ctx.now(),
+            note=(note or "").strip()[:2000] or None,
+        )
     )
-    ctx.session.add(decision)
-    ctx.session.flush()
+    decision = ctx.session.get_one(MatchDecision, ident)
     return decision

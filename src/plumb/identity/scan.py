@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from plumb.core.context import Ctx
+from plumb.core.ids import new_id
 from plumb.identity import queue
 from plumb.identity import weights as weights_mod
 from plumb.identity.estimate import Estimation, estimate
@@ -174,21 +175,24 @@ def learn(
     labels = np.array([label for _, label in decided])
     _step(progress, "estimating weights (expectation-maximisation)")
     result = estimate(plan, sample, random_levels, labelled, labels)
-    row = MatchWeights(
-        object=plan.object,
-        estimated_at=ctx.now(),
-        definition=plan.digest,
-        pairs=result.pairs,
-        random_pairs=result.random_pairs,
-        labelled=result.labelled,
-        iterations=result.iterations,
-        converged=result.converged,
-        match_share=round(result.match_share, 6),
-        weights=result.weights.as_json(plan),
-        actor_label=ctx.actor.label,
+    ident = new_id()
+    ctx.session.execute(
+        insert(MatchWeights).values(
+            id=ident,
+            object=plan.object,
+            estimated_at=ctx.now(),
+            definition=plan.digest,
+            pairs=result.pairs,
+            random_pairs=result.random_pairs,
+            labelled=result.labelled,
+            iterations=result.iterations,
+            converged=result.converged,
+            match_share=round(result.match_share, 6),
+            weights=result.weights.as_json(plan),
+            actor_label=ctx.actor.label,
+        )
     )
-    ctx.session.add(row)
-    ctx.session.flush()
+    row = ctx.session.get_one(MatchWeights, ident)
     result.weights.id = row.id
     return result, row
 
