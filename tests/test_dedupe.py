@@ -178,6 +178,13 @@ def test_flag_policy_writes_and_queues_the_pair(rt: Runtime, api: TestClient) ->
     found = ok(api.get(f"/api/v1/duplicates/contact/candidates/{imported}"))["data"]
     assert [c["id"] for c in found] == [ada["id"]]
 
+    # Two alike records in one import: neither exists yet, the pair is flagged.
+    grace = {"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.mil"}
+    one, two, _ = _load(rt, [grace, {**grace, "email": "GRACE@navy.mil"}, {"first_name": "Alan"}])
+    assert frozenset((one, two)) in _pairs(_queue(api))
+    history = ok(api.get(f"/api/v1/contacts/{two}/history"))["data"]
+    assert history[0]["context"]["duplicates"]["same_batch"][0]["index"] == 0
+
 
 @pytest.fixture
 def merge_settings(settings: Settings) -> Settings:

@@ -25,14 +25,18 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from plumb.core.actor import Source
 from plumb.core.context import AfterWrite, BeforeWrite, Ctx, PendingWrite, RecordChange
 from plumb.core.errors import DuplicateCandidates
 from plumb.identity import candidates as cand
 from plumb.identity import queue
 from plumb.identity import weights as weights_mod
+from plumb.identity.frame import build_frame, compare_pairs
 from plumb.identity.keys import clear_keys, load_values, write_keys
 from plumb.identity.plan import Plan, plan_for
+from plumb.identity.weights import Weights
 
 ALLOW_DUPLICATE = "allow_duplicate"
 """Ctx flag: the caller deliberately writes past a ``block`` policy."""
@@ -117,6 +121,7 @@ def _check(
     stash = _stash(ctx)
     stash["weights_id"] = weights.id
     allowed = ALLOW_DUPLICATE in ctx.flags
+    _within_batch(ctx, plan, items, weights, stash)
     for p, cands in zip(items, found, strict=True):
         if not cands:
             continue
@@ -162,8 +167,48 @@ def _check(
                 cands = cands[1:]
         else:
             note["decision"] = "flagged for review"
-        p.context[CONTEXT_KEY] = note
+        p.context[CONTEXT_KEY] = {**p.context.get(CONTEXT_KEY, {}), **note}
         if p.record_id is not None:
             stash["flags"][(obj, p.record_id)] += [
                 queue.Flag(p.record_id, c.record_id, c.score, c.explanation) for c in cands
             ]
+
+
+def _within_batch(
+    ctx: Ctx, plan: Plan, items: list[PendingWrite], weights: Weights, stash: dict[str, Any]
+) -> None:
+    """Two new records of one bulk write that look alike (a file listing someone twice): the
+    pair is flagged for review whatever the policy, since neither exists yet to point to."""
+    new = [p for p in items if p.action == "create" and p.record_id is not None]
+    if len(new) < 2:
+        return
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for n, p in enumerate(new):
+        for key in plan.keys(p.values):
+            by_key[key].append(n)
+    pairs = {
+        (group[i], group[j])
+        for group in by_key.values()
+        if 1 < len(group) <= plan.config.max_block
+        for i in range(len(group))
+        for j in range(i + 1, len(group))
+    }
+    if not pairs:
+        return
+    ordered_pairs = sorted(pairs)
+    frame = build_frame(plan, [(p.record_id or "", p.values) for p in new])
+    ia = np.array([a for a, _ in ordered_pairs])
+    ib = np.array([b for _, b in ordered_pairs])
+    levels = compare_pairs(plan, frame, ia, frame, ib)
+    scores = weights.scores(levels)
+    table = weights.table()
+    for k in np.flatnonzero(scores >= plan.config.threshold).tolist():
+        a, b = new[int(ia[k])], new[int(ib[k])]
+        explanation = weights.explain(plan, levels[k], frame, int(ia[k]), frame, int(ib[k]), table)
+        stash["flags"][(plan.object, b.record_id)].append(
+            queue.Flag(a.record_id or "", b.record_id or "", float(scores[k]), explanation)
+        )
+        note = b.context.setdefault(CONTEXT_KEY, {"policy": "flag", "candidates": []})
+        note.setdefault("same_batch", []).append(
+            {"index": a.source_item, "score": round(float(scores[k]), 2)}
+        )
