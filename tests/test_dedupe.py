@@ -302,7 +302,7 @@ def test_em_learns_sensible_weights_and_decisions_shift_them(rt: Runtime) -> Non
         estimation, row = scan.estimate_only(ctx, plan)
     weights = row.weights
     assert estimation.pairs > 0 and estimation.random_pairs > 0
-    assert 0.01 < estimation.match_share < 0.9
+    assert 0 < estimation.match_share < 1
     assert weights["emails"]["exact"]["weight"] > weights["first_name"]["exact"]["weight"]
     assert weights["emails"]["exact"]["weight"] > 5
     for field in ("emails", "phones", "first_name", "last_name"):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, exists, insert, select, tuple_
+from sqlalchemy import and_, delete, exists, func, insert, select, tuple_
 
 from plumb.access import authz
 from plumb.core.bulk import insert_rows
@@ -134,7 +134,7 @@ def listing(
     clause = _open_clause(ctx, obj)
     if min_score is not None:
         clause = and_(clause, MatchCandidate.score >= min_score)
-    total = len(ctx.session.execute(select(MatchCandidate.id).where(clause)).all())
+    total = ctx.session.scalar(select(func.count()).select_from(MatchCandidate).where(clause))
     rows = ctx.session.scalars(
         select(MatchCandidate)
         .where(clause)
@@ -142,7 +142,7 @@ def listing(
         .offset(offset)
         .limit(limit)
     ).all()
-    return [pair_json(ctx, r) for r in rows], total
+    return [pair_json(ctx, r) for r in rows], int(total or 0)
 
 
 def clusters(ctx: Ctx, obj: str) -> dict[str, list[str]]:

@@ -31,7 +31,7 @@ from plumb.identity.weights import Weights
 from plumb.models import MatchCandidate, MatchDecision, MatchKey, MatchWeights
 
 Progress = Callable[[str, int, int], None]
-RANDOM_PAIRS = 100_000
+RANDOM_PAIRS = 50_000
 EM_PAIRS = 500_000
 COMPARE_CHUNK = 100_000
 MIN_PAIRS_TO_LEARN = 200
