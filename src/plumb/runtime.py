@@ -9,24 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.orm import Session
 
 from plumb.automation.engine import run_on_changes
-from plumb.core.actor import Actor, system_actor
+from plumb.core.actor import Actor, Source, system_actor
 from plumb.core.clock import Clock
 from plumb.core.context import Ctx, Hooks
 from plumb.core.db import Database
 from plumb.core.migrate import ensure_ready
 from plumb.core.settings import Settings, get_settings
+from plumb.identity import entry as identity_entry
+from plumb.identity.merge import merge
 from plumb.workspace.loader import LoadedWorkspace, load_workspace
 from plumb.workspace.revisions import record_definition
 
 
 def default_hooks() -> Hooks:
     """The hooks of every capability that reacts to writes."""
-    return Hooks(after_write=[run_on_changes])
+    identity_before, identity_after = identity_entry.hooks(merge=_merge_on_entry)
+    return Hooks(before_write=[identity_before], after_write=[identity_after, run_on_changes])
+
+
+def _merge_on_entry(ctx: Ctx, obj: str, survivor_id: str, merged_ids: list[str]) -> object:
+    """The ``merge`` entry policy: the record just written is merged into the existing one,
+    in the same transaction, under the writer's rights with source ``merge``."""
+    merging = replace(ctx, actor=replace(ctx.actor, source=Source.MERGE))
+    return merge(merging, obj, survivor_id, merged_ids, note="entry policy: merge")
 
 
 @dataclass

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 import plumb
 from plumb.access import authz
 from plumb.access.users import find_user, list_users, user_json
-from plumb.api import problems
+from plumb.api import duplicates, problems
 from plumb.api.auth import auth_router
 from plumb.api.deps import transaction
 from plumb.api.gaps import gaps_router
@@ -40,6 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(auth_router())
     app.include_router(merges_router())
     app.include_router(gaps_router())
+    app.include_router(duplicates.router())
     app.include_router(_meta_router())
     app.include_router(outbox_router())
     return app

@@ -18,6 +18,7 @@ from plumb.access.tokens import authenticate
 from plumb.core.actor import Actor, Source, system_actor
 from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest, CsrfFailed, NotAuthenticated, PreconditionRequired
+from plumb.identity.entry import ALLOW_DUPLICATE
 from plumb.runtime import Runtime
 
 
@@ -75,6 +76,8 @@ def transaction(request: Request, *, write: bool) -> Iterator[Ctx]:
         ctx.actor = authenticate_request(request, ctx)
         if correlation:
             ctx.correlation_id = correlation[:64]
+        if write and request.query_params.get("allow_duplicate", "").lower() in ("1", "true"):
+            ctx.flags = ctx.flags | {ALLOW_DUPLICATE}
         yield ctx
         session.commit()
     except BaseException:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from plumb.cli import access as access_cli
+from plumb.cli import dedupe as dedupe_cli
 from plumb.cli import history as history_cli
 from plumb.cli import merge as merge_cli
 from plumb.cli import records as records_cli
@@ -37,6 +38,7 @@ merge_cli.register(app)
 transfer_cli.register(app)
 rules_cli.register(app)
 worker_cli.register(app)
+dedupe_cli.register(app)
 
 
 @app.callback()
@@ -49,9 +51,18 @@ def root(
             "local operator.",
         ),
     ] = None,
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicate",
+            help="Write even when the record looks like an existing one (the override is "
+            "recorded in history).",
+        ),
+    ] = False,
 ) -> None:
     STATE.as_user = as_user
     STATE.runtime = None
+    STATE.allow_duplicate = allow_duplicate
 
 
 @app.command()

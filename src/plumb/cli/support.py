@@ -16,6 +16,7 @@ from rich.table import Table
 from plumb.core.actor import Actor, ActorKind, Source, system_actor
 from plumb.core.context import Ctx
 from plumb.core.errors import PlumbError
+from plumb.identity.entry import ALLOW_DUPLICATE
 from plumb.runtime import Runtime
 
 console = Console()
@@ -26,6 +27,7 @@ err_console = Console(stderr=True)
 class CliState:
     as_user: str | None = None
     runtime: Runtime | None = None
+    allow_duplicate: bool = False
 
 
 STATE = CliState()
@@ -77,6 +79,8 @@ def transaction(*, write: bool = True, as_json: bool = False, commit: bool = Tru
         try:
             ctx = rt.ctx(session, system_actor(Source.CLI, "cli"))
             ctx.actor = _actor(ctx)
+            if STATE.allow_duplicate:
+                ctx.flags = ctx.flags | {ALLOW_DUPLICATE}
             yield ctx
             if write and commit:
                 session.commit()

@@ -41,6 +41,8 @@ class PendingWrite:
     """Index of the input item in a bulk call, so a hook can report per item."""
     error: PlumbError | None = None
     """Set by a hook to refuse this write (the rest of a bulk call goes ahead)."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """The change-log context of this write: what a hook puts here is recorded with it."""
 
 
 @dataclass

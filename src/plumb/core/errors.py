@@ -108,6 +108,14 @@ class Conflict(PlumbError):
     title = "The write conflicts with existing data"
 
 
+class DuplicateCandidates(Conflict):
+    """The write looks like a record that exists; ``extra["candidates"]`` lists each likely
+    duplicate with its score and the per-field explanation."""
+
+    code = "duplicate_candidates"
+    title = "The record looks like one that exists"
+
+
 class PermissionDenied(PlumbError):
     code = "permission_denied"
     status = 403

@@ -5,6 +5,7 @@ from plumb.models.base import Base
 from plumb.models.history import ChainLane, ChangeEntry, WorkspaceRevision
 from plumb.models.identity import MatchDecision, Merge, RecordAlias
 from plumb.models.imports import ImportRowError, ImportRun
+from plumb.models.matching import MatchCandidate, MatchKey, MatchWeights
 from plumb.models.outbox import OutboxMessage
 from plumb.models.records import (
     RECORD_MODELS,
@@ -38,7 +39,10 @@ __all__ = [
     "ImportRowError",
     "ImportRun",
     "LoginAttempt",
+    "MatchCandidate",
     "MatchDecision",
+    "MatchKey",
+    "MatchWeights",
     "Merge",
     "OutboxMessage",
     "RecordAlias",

@@ -57,7 +57,9 @@ def _run_before_hooks(ctx: Ctx, obj: str, pairs: list[tuple[Draft, str | None, s
     if not ctx.hooks.before_write:
         return
     pending = [
-        PendingWrite(obj, record_id, action, d.after, _diff(d.before, d.after), d.index)
+        PendingWrite(
+            obj, record_id, action, d.after, _diff(d.before, d.after), d.index, context=d.context
+        )
         for d, record_id, action in pairs
     ]
     for hook in ctx.hooks.before_write:

@@ -58,6 +58,7 @@ def parse_workspace(text: str, source: str) -> LoadedWorkspace:
     if not isinstance(data, dict):
         raise WorkspaceInvalid(f"{source}:1: the workspace definition must be a mapping")
     data = _with_default_roles(_with_standard_picklists(data, source), source)
+    data = _with_default_matching(data, source)
     try:
         workspace = Workspace.model_validate(data)
     except ValidationError as exc:
@@ -98,6 +99,14 @@ def _with_default_roles(data: dict[str, Any], source: str) -> dict[str, Any]:
     if "roles" in data or source == "built-in default":
         return data
     return {**data, "roles": yaml.safe_load(default_text())["roles"]}
+
+
+def _with_default_matching(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """A definition without a ``matching`` section gets the default duplicate matching
+    (``matching: {}`` turns it off)."""
+    if "matching" in data or source == "built-in default":
+        return data
+    return {**data, "matching": yaml.safe_load(default_text())["matching"]}
 
 
 def _summary(source: str, lines: list[str]) -> str:

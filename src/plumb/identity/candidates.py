@@ -1,0 +1,157 @@
+"""Likely duplicates of given records: blocking-key lookup, comparison, score, explanation.
+
+Used at entry (the values about to be written) and to answer "what might this record be a
+duplicate of?". Pairs decided ``distinct`` are never proposed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import or_, select
+
+from plumb.access import authz
+from plumb.core.context import Ctx
+from plumb.identity import weights as weights_mod
+from plumb.identity.frame import build_frame, compare_pairs, level_names
+from plumb.identity.keys import load_values
+from plumb.identity.plan import Plan
+from plumb.identity.weights import Weights
+from plumb.models import MatchDecision, MatchKey
+from plumb.records import queries
+from plumb.records.rows import model_for
+
+LOOKUP_CHUNK = 500
+
+
+@dataclass
+class Candidate:
+    record_id: str
+    score: float
+    explanation: list[dict[str, Any]]
+    levels: dict[str, str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.record_id,
+            "score": round(self.score, 2),
+            "explanation": self.explanation,
+        }
+
+
+def ordered(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+def visible_ids(ctx: Ctx, obj: str, ids: set[str]) -> set[str]:
+    """Those of ``ids`` the actor may see."""
+    clause = authz.visible(ctx, obj)
+    if clause is None or not ids:
+        return set(ids)
+    model = model_for(obj)
+    return set(ctx.session.scalars(select(model.id).where(model.id.in_(sorted(ids)), clause)))
+
+
+def distinct_pairs(ctx: Ctx, obj: str, ids: list[str]) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for i in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[i : i + LOOKUP_CHUNK]
+        rows = ctx.session.execute(
+            select(MatchDecision.record_a, MatchDecision.record_b).where(
+                MatchDecision.object == obj,
+                MatchDecision.decision == "distinct",
+                or_(MatchDecision.record_a.in_(chunk), MatchDecision.record_b.in_(chunk)),
+            )
+        )
+        out.update((a, b) for a, b in rows)
+    return out
+
+
+def _records_sharing_keys(ctx: Ctx, plan: Plan, keys: set[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = defaultdict(list)
+    wanted = sorted(keys)
+    for i in range(0, len(wanted), LOOKUP_CHUNK):
+        rows = ctx.session.execute(
+            select(MatchKey.key, MatchKey.record_id).where(
+                MatchKey.object == plan.object, MatchKey.key.in_(wanted[i : i + LOOKUP_CHUNK])
+            )
+        )
+        for key, record_id in rows:
+            found[key].append(record_id)
+    limit = plan.config.max_block
+    return {k: v for k, v in found.items() if len(v) <= limit}
+
+
+def find(
+    ctx: Ctx,
+    plan: Plan,
+    items: list[tuple[str | None, dict[str, Any]]],
+    *,
+    threshold: float | None = None,
+    weights: Weights | None = None,
+) -> list[list[Candidate]]:
+    """For each (id or None, values) item: the live records sharing a blocking key with it and
+    scoring ``threshold`` or more (the object's threshold by default), best first."""
+    if not items:
+        return []
+    threshold = plan.config.threshold if threshold is None else threshold
+    weights = weights or weights_mod.current(ctx.session, plan)
+    item_keys = [plan.keys(values) for _, values in items]
+    by_key = _records_sharing_keys(ctx, plan, set().union(*item_keys))
+    pair_items: list[int] = []
+    pair_ids: list[str] = []
+    for n, ((own_id, _), keys) in enumerate(zip(items, item_keys, strict=True)):
+        seen = {r for k in keys for r in by_key.get(k, ())} - {own_id}
+        pair_items += [n] * len(seen)
+        pair_ids += sorted(seen)
+    out: list[list[Candidate]] = [[] for _ in items]
+    if not pair_ids:
+        return out
+    own = [i for i, _ in items if i]
+    refused = distinct_pairs(ctx, plan.object, own) if own else set()
+    records = load_values(ctx, plan, set(pair_ids))
+    position = {record_id: j for j, (record_id, _) in enumerate(records)}
+    keep = [
+        k
+        for k, rid in enumerate(pair_ids)
+        if rid in position
+        and not (items[pair_items[k]][0] and ordered(items[pair_items[k]][0] or "", rid) in refused)
+    ]
+    if not keep:
+        return out
+    left = build_frame(plan, [(i or "", v) for i, v in items])
+    right = build_frame(plan, records)
+    ia = np.array([pair_items[k] for k in keep])
+    ib = np.array([position[pair_ids[k]] for k in keep])
+    levels = compare_pairs(plan, left, ia, right, ib)
+    scores = weights.scores(levels)
+    for k in np.argsort(-scores, kind="stable"):
+        if scores[k] < threshold:
+            break
+        out[int(ia[k])].append(
+            Candidate(
+                str(right.ids[ib[k]]),
+                float(scores[k]),
+                weights.explain(plan, levels[k], left, int(ia[k]), right, int(ib[k])),
+                level_names(plan, levels[k]),
+            )
+        )
+    return out
+
+
+def for_record(
+    ctx: Ctx, plan: Plan, record_id: str, *, threshold: float | None = None
+) -> list[Candidate]:
+    """Likely duplicates of one record that the actor may see (the record itself must be
+    visible to them: otherwise it is absent)."""
+    authz.require(ctx, plan.object, "view")
+    record = queries.get(ctx, plan.object, record_id)
+    values = load_values(ctx, plan, [record.id])
+    if not values:
+        return []  # archived or merged away: it is nobody's duplicate
+    [found] = find(ctx, plan, [(record.id, values[0][1])], threshold=threshold)
+    seen = visible_ids(ctx, plan.object, {c.record_id for c in found})
+    return [c for c in found if c.record_id in seen]

@@ -1,0 +1,114 @@
+"""An object's matching definition, compiled: its evidence fields with their comparators, and
+its blocking rules as functions from a record's values to its keys."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from plumb.hygiene import standardize as std
+from plumb.identity.comparators import (
+    COMPARATORS,
+    Comparator,
+    as_text,
+    email_local,
+    metaphone,
+    plain,
+)
+from plumb.workspace.matching import MatchField, ObjectMatching, parse_part
+from plumb.workspace.schema import Workspace
+
+MAX_KEY = 255
+
+
+@dataclass(frozen=True)
+class PlanField:
+    spec: MatchField
+    comparator: Comparator
+
+    @property
+    def name(self) -> str:
+        return self.spec.field
+
+
+@dataclass(frozen=True)
+class BlockRule:
+    text: str
+    """The rule as written, e.g. ``last_name:phonetic+first_name:initial``."""
+    parts: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    object: str
+    config: ObjectMatching
+    fields: tuple[PlanField, ...]
+    rules: tuple[BlockRule, ...]
+    digest: str
+    """Digest of the definition: stored weights are used only with the definition they fit."""
+
+    def field_index(self, name: str) -> int:
+        return next(i for i, f in enumerate(self.fields) if f.name == name)
+
+    def keys(self, values: dict[str, Any]) -> set[str]:
+        """A record's blocking keys (its values in JSON form)."""
+        out: set[str] = set()
+        for rule in self.rules:
+            options = [_key_parts(values.get(name), transform) for name, transform in rule.parts]
+            if not all(options):
+                continue
+            for combo in itertools.product(*options):
+                key = f"{rule.text}={'|'.join(combo)}"
+                if len(key) > MAX_KEY:
+                    key = f"{rule.text[:150]}#{hashlib.sha256(key.encode()).hexdigest()}"
+                out.add(key)
+        return out
+
+
+def _key_parts(value: Any, transform: str) -> list[str]:
+    out: list[str] = []
+    for text in as_text(value)[:5]:
+        part = _transform(text, transform)
+        if part:
+            out.append(part)
+    return sorted(set(out))
+
+
+def _transform(text: str, transform: str) -> str:
+    if transform == "value":
+        return plain(text).replace(" ", "")
+    if transform == "phonetic":
+        return metaphone(plain(text).replace(" ", ""))
+    if transform == "initial":
+        return plain(text)[:1]
+    if transform == "digits":
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return digits if len(digits) >= 4 else ""
+    if transform == "local_part":
+        local = text.rpartition("@")[0]
+        return email_local(local) if len(local) >= 3 else ""
+    if transform == "year":
+        return text[:4] if text[:4].isdigit() else ""
+    if transform == "name_key":
+        return std.company_key(text)
+    raise ValueError(f"unknown transform {transform!r}")
+
+
+def plan_for(workspace: Workspace, obj: str) -> Plan | None:
+    """The compiled matching of ``obj``; None when the workspace declares none."""
+    config = workspace.matching.get(obj)
+    if config is None:
+        return None
+    fields = tuple(PlanField(f, COMPARATORS[f.compare]) for f in config.fields)
+    rules = tuple(
+        BlockRule("+".join(parts), tuple(parse_part(p) for p in parts)) for parts in config.blocking
+    )
+    digest = hashlib.sha256(
+        json.dumps(
+            {"fields": [f.model_dump(mode="json") for f in config.fields]}, sort_keys=True
+        ).encode()
+    ).hexdigest()
+    return Plan(obj, config, fields, rules, digest)
