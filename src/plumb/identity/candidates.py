@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from plumb.access import authz
 from plumb.core.context import Ctx
@@ -25,6 +25,8 @@ from plumb.records import queries
 from plumb.records.rows import model_for
 
 LOOKUP_CHUNK = 500
+MAX_CANDIDATES = 10
+"""At most this many likely duplicates per record, best first (a refusal, the queue at entry)."""
 
 
 @dataclass
@@ -73,16 +75,25 @@ def distinct_pairs(ctx: Ctx, obj: str, ids: list[str]) -> set[tuple[str, str]]:
 def _records_sharing_keys(ctx: Ctx, plan: Plan, keys: set[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = defaultdict(list)
     wanted = sorted(keys)
+    limit = plan.config.max_block
     for i in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[i : i + LOOKUP_CHUNK]
+        # Keys shared by more than max_block records are too common to pair on: left out in
+        # the database, so a very common key never ships its thousands of ids here.
+        small = (
+            select(MatchKey.key)
+            .where(MatchKey.object == plan.object, MatchKey.key.in_(chunk))
+            .group_by(MatchKey.key)
+            .having(func.count() <= limit)
+        )
         rows = ctx.session.execute(
             select(MatchKey.key, MatchKey.record_id).where(
-                MatchKey.object == plan.object, MatchKey.key.in_(wanted[i : i + LOOKUP_CHUNK])
+                MatchKey.object == plan.object, MatchKey.key.in_(small)
             )
         )
         for key, record_id in rows:
             found[key].append(record_id)
-    limit = plan.config.max_block
-    return {k: v for k, v in found.items() if len(v) <= limit}
+    return found
 
 
 def find(
@@ -94,7 +105,8 @@ def find(
     weights: Weights | None = None,
 ) -> list[list[Candidate]]:
     """For each (id or None, values) item: the live records sharing a blocking key with it and
-    scoring ``threshold`` or more (the object's threshold by default), best first."""
+    scoring ``threshold`` or more (the object's threshold by default), the best
+    ``MAX_CANDIDATES`` first."""
     if not items:
         return []
     threshold = plan.config.threshold if threshold is None else threshold
@@ -128,14 +140,17 @@ def find(
     ib = np.array([position[pair_ids[k]] for k in keep])
     levels = compare_pairs(plan, left, ia, right, ib)
     scores = weights.scores(levels)
+    table = weights.table()
     for k in np.argsort(-scores, kind="stable"):
         if scores[k] < threshold:
             break
+        if len(out[int(ia[k])]) >= MAX_CANDIDATES:
+            continue
         out[int(ia[k])].append(
             Candidate(
                 str(right.ids[ib[k]]),
                 float(scores[k]),
-                weights.explain(plan, levels[k], left, int(ia[k]), right, int(ib[k])),
+                weights.explain(plan, levels[k], left, int(ia[k]), right, int(ib[k]), table),
                 level_names(plan, levels[k]),
             )
         )

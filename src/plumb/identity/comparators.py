@@ -284,7 +284,7 @@ COMPARATORS: dict[str, Comparator] = {
     for c in (
         Comparator("exact", ("exact", "disagree"), (0.9, 0.1), (0.05, 0.95), _exact, _cmp_exact),
         Comparator(
-            "normalized", ("exact", "disagree"), (0.9, 0.1), (0.05, 0.95), _normalized, _cmp_exact
+            "normalized", ("exact", "disagree"), (0.9, 0.1), (0.1, 0.9), _normalized, _cmp_exact
         ),
         Comparator(
             "name",
@@ -337,7 +337,7 @@ COMPARATORS: dict[str, Comparator] = {
         Comparator(
             "email",
             ("exact", "mailbox", "close", "disagree"),
-            (0.8, 0.08, 0.04, 0.08),
+            (0.86, 0.07, 0.04, 0.03),
             (0.0001, 0.0005, 0.0005, 0.9989),
             _email,
             _cmp_email,
@@ -345,7 +345,7 @@ COMPARATORS: dict[str, Comparator] = {
         Comparator(
             "phone",
             ("exact", "close", "disagree"),
-            (0.8, 0.05, 0.15),
+            (0.9, 0.07, 0.03),
             (0.0001, 0.0005, 0.9994),
             _phone,
             _cmp_phone,

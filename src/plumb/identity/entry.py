@@ -205,7 +205,13 @@ def _within_batch(
     levels = compare_pairs(plan, frame, ia, frame, ib)
     scores = weights.scores(levels)
     table = weights.table()
-    for k in np.flatnonzero(scores >= plan.config.threshold).tolist():
+    kept: dict[int, int] = defaultdict(int)
+    for k in np.argsort(-scores, kind="stable").tolist():
+        if scores[k] < plan.config.threshold:
+            break
+        if kept[int(ib[k])] >= cand.MAX_CANDIDATES:
+            continue
+        kept[int(ib[k])] += 1
         a, b = new[int(ia[k])], new[int(ib[k])]
         explanation = weights.explain(plan, levels[k], frame, int(ia[k]), frame, int(ib[k]), table)
         stash["flags"][(plan.object, b.record_id)].append(
