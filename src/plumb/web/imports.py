@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData, UploadFile
 
 from plumb.core.actor import Actor
+from plumb.core.clock import isoformat
 from plumb.core.errors import BadRequest, NotAuthenticated, NotFound, PlumbError
 from plumb.runtime import Runtime
 from plumb.transfer.importer import Plan, plan_import, run_import, stored_errors, write_errors
@@ -73,8 +74,8 @@ def run_json(run: Any) -> dict[str, Any]:
             "duplicate": run.duplicate,
             "invalid": run.invalid,
         },
-        "started_at": run.started_at,
-        "undone_at": run.undone_at,
+        "started_at": isoformat(run.started_at),
+        "undone_at": isoformat(run.undone_at) if run.undone_at else None,
     }
 
 

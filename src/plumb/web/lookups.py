@@ -74,7 +74,7 @@ def creation_sources(ctx: Ctx, obj: str, ids: list[str]) -> dict[str, str]:
             ChangeEntry.record_id.in_(ids),
         )
     )
-    return dict(rows.tuples().all())
+    return {record_id: source for record_id, source in rows}
 
 
 def redacted(ctx: Ctx, obj: str, snap: dict[str, Any]) -> dict[str, Any]:

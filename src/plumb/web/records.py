@@ -40,6 +40,8 @@ from plumb.web.views import (
 )
 from plumb.workspace.standard import PLURALS, FieldType
 
+VERSION_HEADER = "X-Plumb-Version"
+"""On a saved inline edit: the record's new version, for the page's other edit forms."""
 LISTED = ("contact", "company", "deal", "case", "task")
 PAGE_SIZE = 50
 COLUMNS = {
@@ -381,8 +383,10 @@ def _edit_field(request: Request, obj: str, record_id: str, name: str, form: For
                 raise
             page.rollback()
             errors = field_errors(exc)
-            if name not in errors and "" in errors:
-                errors[name] = errors.pop("")
+            if name not in errors:
+                # The error is about other fields (a stage gate names the blank ones): it is
+                # still shown where the user acted.
+                errors[name] = errors.pop("", None) or "; ".join(i.message for i in exc.issues)
             conflict = None
             if isinstance(exc, VersionConflict):
                 current = exc.extra.get("current", {})
@@ -404,7 +408,9 @@ def _edit_field(request: Request, obj: str, record_id: str, name: str, form: For
                 only_field=name if fragment else None,
             )
         if fragment:
-            return record_page(request, page, obj, record_id, only_field=name)
+            response = record_page(request, page, obj, record_id, only_field=name)
+            response.headers[VERSION_HEADER] = str(queries.get(ctx, obj, record_id).version)
+            return response
     return redirect(f"{record_href(obj, record.id)}#field-{name}")
 
 

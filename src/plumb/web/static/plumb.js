@@ -16,6 +16,13 @@ document.addEventListener("submit", async (event) => {
   });
   if (response.redirected || !target) { window.location.reload(); return; }
   target.outerHTML = await response.text();
+  const version = response.headers.get("X-Plumb-Version");
+  if (version) {
+    // Saved: every other field's form now edits the new version.
+    for (const input of document.querySelectorAll("form.inline-edit input[name=version]")) {
+      input.value = version;
+    }
+  }
   const swapped = document.querySelector(form.dataset.swap);
   const focus = swapped && (swapped.querySelector("[autofocus]") || swapped.querySelector("summary"));
   if (focus) focus.focus();
