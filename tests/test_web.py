@@ -299,3 +299,41 @@ def test_a_viewer_never_sees_a_hidden_field(browser: Any, site: str, rt: Runtime
         assert "has no field 'phones'" in tab.get_by_role("alert").inner_text()
     finally:
         context.close()
+
+
+def test_merge_side_by_side_then_undo(page: Any, rt: Runtime) -> None:
+    with rt.transaction(person(rt, "ada.web@example.com")) as ctx:
+        keep = ops.create(
+            ctx, "contact", {"first_name": "Ann", "last_name": "Alder", "emails": ["ann@a.example"]}
+        )
+        dupe = ops.create(
+            ctx,
+            "contact",
+            {"first_name": "Annie", "last_name": "Alder", "emails": ["annie@b.example"]},
+        )
+    sign_in(page, start=f"/contacts/{keep.id}")
+    page.get_by_label("Id of the duplicate contact").fill(dupe.id)
+    page.get_by_role("button", name="Compare side by side").click()
+    table = page.get_by_test_id("merge-table")
+    first_row = table.locator("tbody tr").first
+    assert "First name" in first_row.inner_text()
+    first_row.get_by_label("Annie for First name").check()
+    page.get_by_role("button", name="Merge into Ann Alder").click()
+    page.wait_for_url(re.compile(r"/merges\?done="))
+    assert page.get_by_role("status").inner_text() == "Merged. You can undo it below."
+
+    page.goto(f"/contacts/{dupe.id}")  # the merged id leads to the survivor
+    assert page.url.endswith(f"/contacts/{keep.id}")
+    assert page.get_by_test_id("value-first_name").inner_text() == "Annie"
+    emails = page.get_by_test_id("value-emails").inner_text()
+    assert "ann@a.example" in emails and "annie@b.example" in emails
+    assert page.locator(".timeline .source-merge").count() >= 1
+
+    page.goto("/merges")
+    page.get_by_role("button", name=re.compile(r"^Undo merge")).click()
+    page.get_by_test_id("undone").wait_for()
+    page.goto(f"/contacts/{dupe.id}")
+    assert page.url.endswith(f"/contacts/{dupe.id}")
+    assert page.get_by_test_id("value-first_name").inner_text() == "Annie"
+    page.goto(f"/contacts/{keep.id}")
+    assert page.get_by_test_id("value-first_name").inner_text() == "Ann"

@@ -10,6 +10,7 @@ from plumb.web.auth import auth_router
 from plumb.web.board import board_router
 from plumb.web.core import STATIC
 from plumb.web.imports import imports_router
+from plumb.web.merges import merges_router
 from plumb.web.records import records_router
 
 
@@ -22,5 +23,6 @@ def install_web(app: FastAPI) -> None:
         board_router(),
         admin_router(),
         imports_router(),
+        merges_router(),
     ):
         app.include_router(router)

@@ -39,6 +39,7 @@ from plumb.web.views import (
     references,
 )
 from plumb.workspace.standard import PLURALS, FieldType
+from plumb.workspace.survivorship import MERGEABLE
 
 VERSION_HEADER = "X-Plumb-Version"
 """On a saved inline edit: the record's new version, for the page's other edit forms."""
@@ -361,6 +362,7 @@ def record_page(
         related=_related(page, obj, record.id),
         may_log=page.may("activity", "create") and obj != "activity",
         may_task=page.may("task", "create") and obj not in ("task", "activity"),
+        may_merge=obj in MERGEABLE and page.may(obj, "merge"),
         today=date.today().isoformat(),
     )
 
@@ -386,7 +388,7 @@ def _edit_field(request: Request, obj: str, record_id: str, name: str, form: For
             if name not in errors:
                 # The error is about other fields (a stage gate names the blank ones): it is
                 # still shown where the user acted.
-                errors[name] = errors.pop("", None) or "; ".join(i.message for i in exc.issues)
+                errors[name] = errors.pop("", "") or "; ".join(i.message for i in exc.issues)
             conflict = None
             if isinstance(exc, VersionConflict):
                 current = exc.extra.get("current", {})
