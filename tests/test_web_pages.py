@@ -49,7 +49,11 @@ def test_board_totals_count_amount_and_weight_per_stage(
 ) -> None:
     client, _ = ada
     with rt.transaction(actor_for(rt, "ada.web@example.com")) as ctx:
-        for name, amount in (("One", "1000.50"), ("Two", "2000")):
+        for name, amount, currency in (
+            ("One", "1000.50", "USD"),
+            ("Two", "2000", "USD"),
+            ("Drei", "500", "EUR"),
+        ):
             ops.create(
                 ctx,
                 "deal",
@@ -58,13 +62,15 @@ def test_board_totals_count_amount_and_weight_per_stage(
                     "pipeline": "sales",
                     "stage": "negotiation",
                     "amount": amount,
+                    "currency": currency,
                     "close_date": "2026-05-01",
                 },
             )
     html = client.get("/pipeline/sales").text
     column = html.split('data-stage="negotiation"')[1].split("</section>")[0]
-    assert "2 deals" in column
-    assert "3,000.50 USD · weighted 2,250.38 USD" in column
+    assert "3 deals" in column  # amounts in different currencies are never added up
+    assert "<li>500.00 EUR · weighted 375.00 EUR</li>" in column
+    assert "<li>3,000.50 USD · weighted 2,250.38 USD</li>" in column
 
 
 def test_a_form_without_the_csrf_token_changes_nothing(

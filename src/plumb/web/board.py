@@ -64,15 +64,14 @@ def board_page(
         snaps = [
             lookups.redacted(ctx, "deal", s) for s in queries.snapshots(ctx, "deal", found.records)
         ]
-        count, amount = totals.get(stage.key, (0, Decimal(0) if "amount" in sch else None))
-        probability = stage.probability if stage.probability is not None else 0.0
-        weighted = None if amount is None else amount * Decimal(str(probability))
+        count, amounts = totals.get(stage.key, (0, {}))
+        probability = Decimal(str(stage.probability if stage.probability is not None else 0.0))
+        amount = None if amounts is None else [(c, a, a * probability) for c, a in amounts.items()]
         columns.append(
             {
                 "stage": stage,
                 "count": count,
-                "amount": amount,
-                "weighted": weighted,
+                "amounts": amount,
                 "more": found.next_cursor is not None,
                 "cards": [
                     {

@@ -42,24 +42,32 @@ def labels_for(ctx: Ctx, wanted: dict[str, set[str]]) -> dict[tuple[str, str], s
     return out
 
 
-def stage_totals(ctx: Ctx, pipeline: str) -> dict[str, tuple[int, Decimal | None]]:
-    """Stage -> (open deals, sum of their amounts) for the deals the user may see; the sum is
-    None when the user may not see amounts."""
+def stage_totals(ctx: Ctx, pipeline: str) -> dict[str, tuple[int, dict[str, Decimal] | None]]:
+    """Stage -> (open deals, sum of their amounts per currency) for the deals the user may see;
+    the sums are None when the user may not see amounts. Currencies are never added together."""
     authz.require(ctx, "deal", "view")
-    amount_hidden = "amount" in authz.hidden_fields(ctx, "deal")
-    total: Any = func.sum(Deal.amount) if not amount_hidden else func.count()
+    hidden = authz.hidden_fields(ctx, "deal")
+    amount_hidden = "amount" in hidden or "currency" in hidden
     stmt = (
-        select(Deal.stage, func.count(), total)
+        select(Deal.stage, Deal.currency, func.count(), func.sum(Deal.amount))
         .where(Deal.pipeline == pipeline, Deal.archived == false())
-        .group_by(Deal.stage)
+        .group_by(Deal.stage, Deal.currency)
     )
     clause = authz.visible(ctx, "deal")
     if clause is not None:
         stmt = stmt.where(clause)
-    out: dict[str, tuple[int, Decimal | None]] = {}
-    for stage, count, amount in ctx.session.execute(stmt):
-        out[stage] = (int(count), None if amount_hidden else Decimal(amount or 0))
-    return out
+    counts: dict[str, int] = {}
+    sums: dict[str, dict[str, Decimal]] = {}
+    for stage, currency, count, amount in ctx.session.execute(stmt):
+        counts[stage] = counts.get(stage, 0) + int(count)
+        if amount is not None:
+            per = sums.setdefault(stage, {})
+            key = currency or ctx.workspace.workspace.default_currency
+            per[key] = per.get(key, Decimal(0)) + Decimal(amount)
+    return {
+        stage: (n, None if amount_hidden else dict(sorted(sums.get(stage, {}).items())))
+        for stage, n in counts.items()
+    }
 
 
 def creation_sources(ctx: Ctx, obj: str, ids: list[str]) -> dict[str, str]:

@@ -33,6 +33,7 @@ from plumb.web.views import (
     FieldView,
     display_value,
     field_views,
+    fmt_when,
     raw_value,
     record_href,
     record_label,
@@ -218,7 +219,15 @@ def _timeline(page: Page, obj: str, record_id: str, users: dict[str, str]) -> li
     ctx = page.ctx
     sch = queries.schema(ctx, obj)
     items: list[dict[str, Any]] = []
-    for entry in record_history(ctx, obj, record_id):
+    entries = record_history(ctx, obj, record_id)
+    wanted: dict[str, set[str]] = {}
+    for entry in entries:
+        for name, pair in entry["changes"].items():
+            spec = sch.fields.get(name)
+            if spec is not None and spec.type == FieldType.RECORD and spec.target:
+                wanted.setdefault(spec.target, set()).update(v for v in pair if isinstance(v, str))
+    labels = lookups.labels_for(ctx, wanted)
+    for entry in entries:
         changes = []
         for name, pair in entry["changes"].items():
             if name not in sch:
@@ -228,8 +237,8 @@ def _timeline(page: Page, obj: str, record_id: str, users: dict[str, str]) -> li
             changes.append(
                 {
                     "label": spec.label,
-                    "old": _short(spec, old, users),
-                    "new": _short(spec, new, users),
+                    "old": _short(spec, old, users, labels),
+                    "new": _short(spec, new, users, labels),
                 }
             )
         items.append(
@@ -270,11 +279,16 @@ def _timeline(page: Page, obj: str, record_id: str, users: dict[str, str]) -> li
     return items
 
 
-def _short(spec: Any, value: Any, users: dict[str, str]) -> str:
+def _short(spec: Any, value: Any, users: dict[str, str], labels: dict[tuple[str, str], str]) -> str:
+    """A value in a timeline entry, as a person reads it."""
     if value is None or value == []:
         return "—"
     if spec.type == FieldType.USER:
         return users.get(str(value), str(value))
+    if spec.type == FieldType.RECORD and spec.target:
+        return labels.get((spec.target, str(value)), str(value))
+    if spec.type == FieldType.DATETIME:
+        return fmt_when(value)
     return raw_value(spec, value).replace("\n", ", ")
 
 
