@@ -31,7 +31,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PASSWORD = "screenshots only 123"
+PASSWORD = "screenshots only 123"  # noqa: S105 - a throwaway database
 WIDTHS = {1280: 900, 390: 844}
 
 
