@@ -337,3 +337,45 @@ def test_merge_side_by_side_then_undo(page: Any, rt: Runtime) -> None:
     assert page.get_by_test_id("value-first_name").inner_text() == "Annie"
     page.goto(f"/contacts/{keep.id}")
     assert page.get_by_test_id("value-first_name").inner_text() == "Ann"
+
+
+def test_bulk_set_a_field_with_a_preview_then_undo(page: Any, rt: Runtime) -> None:
+    with rt.transaction(person(rt, "ada.web@example.com")) as ctx:
+        made = [
+            ops.create(ctx, "contact", {"first_name": name, "lifecycle_stage": "subscriber"})
+            for name in ("Ann", "Ben", "Cal")
+        ]
+    sign_in(page, start="/contacts?sort=first_name")
+    for contact in made:
+        page.locator(f"#sel-{contact.id}").check()
+    page.get_by_label("Action").select_option("set")
+    page.get_by_label("Field (set)").select_option("lifecycle_stage")
+    page.get_by_label("Value (set)").fill("sql")  # needs lead source and phone: refused
+    page.get_by_role("button", name="Preview").click()
+    assert (
+        page.get_by_role("heading", level=1).inner_text() == "Preview: 0 of 3 contacts would change"
+    )
+    assert page.locator(".entry.refused").count() == 3
+    page.go_back()
+    page.get_by_label("Value (set)").fill("Lead")
+    page.get_by_label("Field (set)").select_option("lead_source")
+    page.get_by_label("Value (set)").fill("web")  # a synonym: standardized to the value
+    page.get_by_role("button", name="Preview").click()
+    results = page.get_by_test_id("bulk-results").inner_text()
+    assert results.count("Lead source: — → website") == 3
+    page.goto("/contacts?lead_source=website")
+    assert "No contacts match." in page.locator("table.list").inner_text()  # preview wrote nothing
+    page.go_back()
+    page.get_by_role("button", name="Apply to 3 contacts").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Changed 3 of 3 contacts"
+    undo = page.get_by_role("button", name="Undo these changes")
+
+    with rt.transaction(person(rt, "ada@example.com")) as ctx:  # one changes meanwhile
+        from plumb.records import queries
+
+        ops.update(ctx, "contact", queries.get(ctx, "contact", made[0].id), {"job_title": "Chef"})
+    undo.click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Undone: 2 of 3 contacts put back"
+    assert "left as it is" in page.locator(".entry.refused").inner_text()
+    page.goto("/contacts?lead_source=website")
+    assert page.locator("table.list tbody tr").count() == 1

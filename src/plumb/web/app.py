@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from plumb.web.admin import admin_router
 from plumb.web.auth import auth_router
 from plumb.web.board import board_router
+from plumb.web.bulk import bulk_router
 from plumb.web.core import STATIC
 from plumb.web.imports import imports_router
 from plumb.web.merges import merges_router
@@ -23,6 +24,7 @@ def install_web(app: FastAPI) -> None:
         board_router(),
         admin_router(),
         imports_router(),
+        bulk_router(),
         merges_router(),
     ):
         app.include_router(router)

@@ -200,6 +200,17 @@ def _list_page(request: Request, obj: str) -> Response:
             current=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
             filter_fields=filter_fields,
             may_create=page.may(obj, "create"),
+            may_bulk=page.may(obj, "edit"),
+            bulk_fields=[
+                (n, f.label)
+                for n, f in sch.fields.items()
+                if n not in hidden
+                and n not in _locked(page, obj)
+                and not f.read_only
+                and not f.is_link_set
+                and f.type != FieldType.RECORD_ANY
+            ],
+            users=users,
         )
 
 
