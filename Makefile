@@ -20,6 +20,7 @@ format:
 bench:  ## the write-path and API benchmarks (SQLite and PostgreSQL)
 	.venv/bin/python -m benchmarks.write_path
 	.venv/bin/python -m benchmarks.api_create
+	.venv/bin/python -m benchmarks.web_pages
 
 docs:
 	.venv/bin/python -m plumb.core.settings > docs/settings.md

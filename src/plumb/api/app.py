@@ -21,6 +21,7 @@ from plumb.api.records import object_router
 from plumb.history.queries import admin_history
 from plumb.history.verify import verify
 from plumb.runtime import Runtime
+from plumb.web.app import install_web
 from plumb.workspace.glossary import glossary
 from plumb.workspace.standard import OBJECTS
 
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(duplicates.router())
     app.include_router(_meta_router())
     app.include_router(outbox_router())
+    install_web(app)
     return app
 
 

@@ -1,0 +1,150 @@
+"""The pages without a browser, on SQLite and PostgreSQL: the reads the web UI makes of its own
+(board totals, labels, activity sources), CSRF, hidden fields and keyset pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from plumb.access.users import find_user
+from plumb.api.app import create_app
+from plumb.core.actor import Actor, ActorKind, Source
+from plumb.records import operations as ops
+from plumb.runtime import Runtime
+from tests.conftest import Admin, operator
+from tests.web_support import PASSWORD, add_person
+
+
+def actor_for(rt: Runtime, email: str) -> Actor:
+    with rt.reading(operator()) as ctx:
+        user = find_user(ctx, email)
+        return Actor(ActorKind.USER, Source.CLI, email, user.id, user.id, user.role)
+
+
+def signed_in(rt: Runtime, email: str) -> tuple[TestClient, str]:
+    client = TestClient(create_app(rt), base_url="https://testserver")
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "next": "/"}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    home = client.get("/")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', home.text)
+    assert csrf is not None
+    return client, csrf.group(1)
+
+
+@pytest.fixture
+def ada(rt: Runtime, admin: Admin) -> Iterator[tuple[TestClient, str]]:
+    add_person(rt, "ada.web@example.com", "Ada Lovelace", "admin")
+    client, csrf = signed_in(rt, "ada.web@example.com")
+    with client:
+        yield client, csrf
+
+
+def test_board_totals_count_amount_and_weight_per_stage(
+    rt: Runtime, ada: tuple[TestClient, str]
+) -> None:
+    client, _ = ada
+    with rt.transaction(actor_for(rt, "ada.web@example.com")) as ctx:
+        for name, amount, currency in (
+            ("One", "1000.50", "USD"),
+            ("Two", "2000", "USD"),
+            ("Drei", "500", "EUR"),
+        ):
+            ops.create(
+                ctx,
+                "deal",
+                {
+                    "name": name,
+                    "pipeline": "sales",
+                    "stage": "negotiation",
+                    "amount": amount,
+                    "currency": currency,
+                    "close_date": "2026-05-01",
+                },
+            )
+    html = client.get("/pipeline/sales").text
+    column = html.split('data-stage="negotiation"')[1].split("</section>")[0]
+    assert "3 deals" in column  # amounts in different currencies are never added up
+    assert "<li>500.00 EUR · weighted 375.00 EUR</li>" in column
+    assert "<li>3,000.50 USD · weighted 2,250.38 USD</li>" in column
+
+
+def test_a_form_without_the_csrf_token_changes_nothing(
+    rt: Runtime, ada: tuple[TestClient, str]
+) -> None:
+    client, csrf = ada
+    refused = client.post("/contacts", data={"f.first_name": "Eve"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert "CSRF" in refused.text
+    wrong = client.post(
+        "/contacts", data={"f.first_name": "Eve", "csrf_token": csrf[::-1]}, follow_redirects=False
+    )
+    assert wrong.status_code == 403
+    assert "No contacts match." in client.get("/contacts").text
+    made = client.post(
+        "/contacts", data={"f.first_name": "Eve", "csrf_token": csrf}, follow_redirects=False
+    )
+    assert made.status_code == 303
+
+
+def test_lists_page_by_keyset_and_hide_fields_a_role_may_not_see(
+    rt: Runtime, ada: tuple[TestClient, str]
+) -> None:
+    client, _ = ada
+    with rt.transaction(actor_for(rt, "ada.web@example.com")) as ctx:
+        ops.create_many(
+            ctx,
+            "contact",
+            [{"first_name": f"P{i:03}", "phones": [f"+1415555{i:04}"]} for i in range(60)],
+        )
+    first = client.get("/contacts?sort=first_name").text
+    assert first.count('<th scope="row">') == 50
+    assert "+14155550000" in first
+    cursor = re.search(r'href="\?sort=first_name&amp;cursor=([^"]+)" rel="next"', first)
+    assert cursor is not None
+    second = client.get(f"/contacts?sort=first_name&cursor={cursor.group(1)}").text
+    assert second.count('<th scope="row">') == 10
+    assert "P059" in second and "P000" not in second
+    assert 'rel="next"' not in second
+
+    add_person(rt, "vic@example.com", "Vic Viewer", "viewer")
+    viewer, _ = signed_in(rt, "vic@example.com")
+    with viewer:
+        listed = viewer.get("/contacts?sort=first_name").text
+        assert "P000" in listed and "+1415555" not in listed and "Phone" not in listed
+        sorted_by_phone = viewer.get("/contacts?sort=phones")
+        assert sorted_by_phone.status_code == 422
+
+
+def test_the_timeline_marks_each_entry_with_its_source(
+    rt: Runtime, ada: tuple[TestClient, str]
+) -> None:
+    client, csrf = ada
+    with rt.transaction(operator()) as ctx:
+        contact = ops.create(ctx, "contact", {"first_name": "Tim"})
+    with rt.transaction(Actor(ActorKind.INTEGRATION, Source.EMAIL, "mailbox sync", "sync")) as ctx:
+        ops.create(
+            ctx,
+            "activity",
+            {
+                "type": "email",
+                "direction": "inbound",
+                "subject": "Re: pricing",
+                "occurred_at": "2026-02-27T10:00:00Z",
+                "links": [{"type": "contact", "id": contact.id}],
+            },
+        )
+    response = client.post(
+        f"/contacts/{contact.id}/activities",
+        data={"csrf_token": csrf, "type": "note", "subject": "Met at the fair"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    html = client.get(f"/contacts/{contact.id}").text
+    sources = re.findall(r'class="source source-(\w+)"', html)
+    assert sorted(set(sources)) == ["cli", "email", "ui"]
+    assert "Re: pricing" in html and "Met at the fair" in html
