@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from plumb.workspace.checks import CheckSettings, check_problems
 from plumb.workspace.roles import Role, role_problems
 from plumb.workspace.rules import AutomationSettings, Routing, Rule, automation_problems
 from plumb.workspace.standard import (
@@ -162,6 +163,7 @@ class Workspace(Strict):
         None, description="The e-mail of the person accountable for pipeline integrity."
     )
     webhooks: Webhooks = Field(default_factory=Webhooks)
+    checks: CheckSettings = Field(default_factory=CheckSettings)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -201,6 +203,7 @@ class Workspace(Strict):
         found += role_problems(self.roles, self.field_names)
         found += self.merge.problems(self.field_names)
         found += automation_problems(self)
+        found += check_problems(self)
         found += _stage_list_problems(("lifecycle_stages",), self.lifecycle_stages)
         for i, stage in enumerate(self.lifecycle_stages):
             for obj in LIFECYCLE_OBJECTS:
