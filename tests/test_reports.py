@@ -193,3 +193,58 @@ def test_report_api_cli_and_exports(
     out = cli("report", "pipeline", "--as-of", "2026-03-01", "--json").json()
     assert out["as_of"].startswith("2026-03-01T23:59:59")
     assert next(r for r in out["rows"] if r["stage"] == "qualification")["count"] == 1
+
+
+def report_rows(rt: Runtime, name: str, **kwargs: Any) -> list[dict[str, Any]]:
+    with rt.reading(operator()) as ctx:
+        return run_report(ctx, name, **kwargs).rows
+
+
+def test_time_in_stage_stale_deals_and_activity_by_owner(rt: Runtime, clock: FixedClock) -> None:
+    acme = make(rt, "company", {"name": "Acme Inc", "domain": "acme.com"})
+    a = make(
+        rt, "deal", {"name": "A", "pipeline": "sales", "stage": "qualification", "company_id": acme}
+    )
+    b = make(
+        rt,
+        "deal",
+        {
+            "name": "B",
+            "pipeline": "sales",
+            "stage": "qualification",
+            "company_id": acme,
+            "close_date": day(5),
+        },
+    )
+    clock.advance(days=4)
+    change(rt, "deal", a, {"stage": "discovery"})
+    clock.advance(days=6)  # b's close date has passed; a has been in discovery 6 days
+    rows = {r["stage"]: r for r in report_rows(rt, "time_in_stage")}
+    assert rows["qualification"]["visits"] == 2
+    assert rows["qualification"]["median_days"] == 7.0  # 4 days (a) and 10 days (b, still there)
+    assert rows["qualification"]["in_stage_now"] == 1
+    assert (rows["discovery"]["visits"], rows["discovery"]["median_days"]) == (1, 6.0)
+    as_then = {
+        r["stage"]: r for r in report_rows(rt, "time_in_stage", as_of=T0 + timedelta(days=2))
+    }
+    assert (as_then["qualification"]["visits"], as_then["qualification"]["median_days"]) == (2, 2.0)
+
+    stale = report_rows(rt, "stale_deals")
+    assert [(r["deal_id"], r["reason"]) for r in stale] == [
+        (b, "close date is in the past on an open deal")
+    ]
+
+    contact = make(rt, "contact", {"first_name": "Ann", "last_name": "Lee", "company_id": acme})
+    make(
+        rt,
+        "activity",
+        {
+            "type": "call",
+            "occurred_at": clock.now().isoformat(),
+            "links": [{"type": "contact", "id": contact}],
+        },
+    )
+    loose = make(rt, "activity", {"type": "note", "occurred_at": clock.now().isoformat()})
+    rows2 = {(r["owner"], r["type"]): r for r in report_rows(rt, "activity_by_owner")}
+    assert rows2[("(no owner)", "call")]["count"] == 1
+    assert rows2[("(no owner)", "note")]["integrity"]["orphaned"]["ids"] == [loose]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest
-from plumb.reports import pipeline
+from plumb.reports import activity, pipeline
 from plumb.reports.base import Report
 
 ReportFn = Callable[..., Report]
@@ -15,6 +15,9 @@ ReportFn = Callable[..., Report]
 REPORTS: dict[str, ReportFn] = {
     "pipeline": pipeline.pipeline,
     "forecast": pipeline.forecast,
+    "stale_deals": activity.stale_deals,
+    "activity_by_owner": activity.activity_by_owner,
+    "time_in_stage": activity.time_in_stage,
 }
 
 
