@@ -6,6 +6,7 @@ from plumb.models.history import ChainLane, ChangeEntry, WorkspaceRevision
 from plumb.models.identity import MatchDecision, Merge, RecordAlias
 from plumb.models.imports import ImportRowError, ImportRun
 from plumb.models.outbox import OutboxMessage
+from plumb.models.quality import QualitySnapshot
 from plumb.models.records import (
     RECORD_MODELS,
     Activity,
@@ -41,6 +42,7 @@ __all__ = [
     "MatchDecision",
     "Merge",
     "OutboxMessage",
+    "QualitySnapshot",
     "RecordAlias",
     "RoutingCounter",
     "RuleFiring",
