@@ -248,3 +248,15 @@ def test_time_in_stage_stale_deals_and_activity_by_owner(rt: Runtime, clock: Fix
     rows2 = {(r["owner"], r["type"]): r for r in report_rows(rt, "activity_by_owner")}
     assert rows2[("(no owner)", "call")]["count"] == 1
     assert rows2[("(no owner)", "note")]["integrity"]["orphaned"]["ids"] == [loose]
+
+
+def test_svg_bar_chart_marks_the_flagged_part() -> None:
+    from xml.etree import ElementTree
+
+    from plumb.reports.svg import bar_chart
+
+    svg = bar_chart("Pipeline <sales>", ["qualification", "proposal"], [100, 50], [0, 25])
+    root = ElementTree.fromstring(svg)
+    rects = root.findall("{http://www.w3.org/2000/svg}rect")
+    assert [r.get("width") for r in rects] == ["390.0", "195.0", "97.5"]
+    assert "Pipeline &lt;sales&gt;" in svg
