@@ -3,7 +3,9 @@
 Every change-log entry holds ``{field: [old, new]}``; a record's value of a field at time T is
 the new value of the latest entry at or before T that changed the field (its creation entry
 holds every value it was created with). A record exists at T if its creation entry is at or
-before T. One windowed query per field picks those entries for all records at once.
+before T. Each value is a correlated subquery that walks the index on (record_type,
+record_id, at) backwards from T for one record: a few index steps per record and field, on
+either backend, instead of joining whole windowed scans of the log.
 """
 
 from __future__ import annotations
@@ -11,33 +13,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, String, Subquery, and_, cast, func, or_, select
+from sqlalchemy import BigInteger, Float, String, Subquery, cast, func, or_, select
+from sqlalchemy.orm import aliased
 
 from plumb.models import ChangeEntry
 from plumb.models.base import MONEY_SCALE
 
 
-def _latest(obj: str, name: str, at: datetime) -> Subquery:
-    value = ChangeEntry.changes[(name, 1)].as_string()
-    ranked = (
-        select(
-            ChangeEntry.record_id.label("record_id"),
-            value.label("value"),
-            func.row_number()
-            .over(
-                partition_by=ChangeEntry.record_id,
-                order_by=(ChangeEntry.at.desc(), ChangeEntry.id.desc()),
-            )
-            .label("rn"),
-        )
+def _value_at(obj: str, name: str, at: datetime, record_id: Any) -> Any:
+    entry = aliased(ChangeEntry)
+    return (
+        select(entry.changes[(name, 1)].as_string())
         .where(
-            ChangeEntry.record_type == obj,
-            ChangeEntry.at <= at,
-            ChangeEntry.changes[name].as_string().isnot(None),
+            entry.record_type == obj,
+            entry.record_id == record_id,
+            entry.at <= at,
+            entry.changes[name].as_string().isnot(None),
         )
-        .subquery()
+        .order_by(entry.at.desc(), entry.id.desc())
+        .limit(1)
+        .correlate_except(entry)
+        .scalar_subquery()
     )
-    return select(ranked.c.record_id, ranked.c.value).where(ranked.c.rn == 1).subquery(name)
 
 
 def state_at(obj: str, at: datetime, fields: list[str]) -> Subquery:
@@ -52,18 +49,13 @@ def state_at(obj: str, at: datetime, fields: list[str]) -> Subquery:
         )
         .subquery("created")
     )
-    archived = _latest(obj, "archived", at)
     columns: list[Any] = [created.c.record_id]
-    joins: list[tuple[Subquery, Any]] = [(archived, archived.c.record_id == created.c.record_id)]
-    for name in fields:
-        sub = _latest(obj, name, at)
-        col: Any = sub.c.value
+    for name in [*fields, "archived"]:
+        col: Any = _value_at(obj, name, at, created.c.record_id)
         if name == "amount":
             col = cast(func.round(cast(col, Float) * MONEY_SCALE), BigInteger)
         columns.append(col.label(name))
-        joins.append((sub, sub.c.record_id == created.c.record_id))
-    stmt = select(*columns).select_from(created)
-    for sub, on in joins:
-        stmt = stmt.outerjoin(sub, on)
-    live = or_(archived.c.value.is_(None), cast(archived.c.value, String).notin_(["true", "1"]))
-    return stmt.where(and_(live)).subquery("as_of")
+    inner = select(*columns).subquery("states")
+    live = or_(inner.c.archived.is_(None), cast(inner.c.archived, String).notin_(["true", "1"]))
+    keep = [c for c in inner.c if c.name != "archived"]
+    return select(*keep).where(live).subquery("as_of")
