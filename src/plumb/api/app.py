@@ -17,6 +17,7 @@ from plumb.api.deps import transaction
 from plumb.api.gaps import gaps_router
 from plumb.api.merges import merges_router
 from plumb.api.outbox import outbox_router
+from plumb.api.quality import quality_router
 from plumb.api.records import object_router
 from plumb.history.queries import admin_history
 from plumb.history.verify import verify
@@ -44,6 +45,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(duplicates.router())
     app.include_router(_meta_router())
     app.include_router(outbox_router())
+    app.include_router(quality_router())
     install_web(app)
     return app
 

@@ -15,6 +15,7 @@ from plumb.cli import access as access_cli
 from plumb.cli import dedupe as dedupe_cli
 from plumb.cli import history as history_cli
 from plumb.cli import merge as merge_cli
+from plumb.cli import quality as quality_cli
 from plumb.cli import records as records_cli
 from plumb.cli import rules as rules_cli
 from plumb.cli import transfer as transfer_cli
@@ -35,6 +36,7 @@ records_cli.register(app)
 history_cli.register(app)
 access_cli.register(app)
 merge_cli.register(app)
+quality_cli.register(app)
 transfer_cli.register(app)
 rules_cli.register(app)
 worker_cli.register(app)

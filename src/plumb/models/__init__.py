@@ -7,6 +7,7 @@ from plumb.models.identity import MatchDecision, Merge, RecordAlias
 from plumb.models.imports import ImportRowError, ImportRun
 from plumb.models.matching import MatchCandidate, MatchKey, MatchWeights
 from plumb.models.outbox import OutboxMessage
+from plumb.models.quality import QualitySnapshot
 from plumb.models.records import (
     RECORD_MODELS,
     Activity,
@@ -45,6 +46,7 @@ __all__ = [
     "MatchWeights",
     "Merge",
     "OutboxMessage",
+    "QualitySnapshot",
     "RecordAlias",
     "RoutingCounter",
     "RuleFiring",

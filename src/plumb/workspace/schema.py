@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from plumb.workspace.checks import CheckSettings, check_problems
 from plumb.workspace.matching import Matching, matching_problems
 from plumb.workspace.roles import Role, role_problems
 from plumb.workspace.rules import AutomationSettings, Routing, Rule, automation_problems
@@ -164,6 +165,7 @@ class Workspace(Strict):
     )
     webhooks: Webhooks = Field(default_factory=Webhooks)
     matching: Matching = Field(default_factory=dict)
+    checks: CheckSettings = Field(default_factory=CheckSettings)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -206,6 +208,7 @@ class Workspace(Strict):
         found += matching_problems(
             self.matching, {o: {f.name: f.type for f in d.fields} for o, d in self.objects.items()}
         )
+        found += check_problems(self)
         found += _stage_list_problems(("lifecycle_stages",), self.lifecycle_stages)
         for i, stage in enumerate(self.lifecycle_stages):
             for obj in LIFECYCLE_OBJECTS:

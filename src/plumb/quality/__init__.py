@@ -1,0 +1,1 @@
+"""Data quality: checks built from the integrity indicators, scores, freshness, quarantine."""

@@ -1,0 +1,128 @@
+"""Stale deals, activity by owner and time in stage."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import BigInteger, Subquery, cast, func, null, select
+
+from plumb.core.context import Ctx
+from plumb.models import Activity, ChangeEntry, Deal, User
+from plumb.quality.engine import check_rows, checks_for, scope
+from plumb.reports.base import Report
+from plumb.reports.integrity import annotate, clean
+
+WINDOW_DAYS = 30
+
+
+def stale_deals(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
+    """Open deals failing a freshness check, with the reason: the worklist behind "stale"."""
+    report = Report("stale_deals", ["deal_id", "name", "stage", "amount", "owner", "reason"])
+    if as_of is not None:
+        report.notes.append("stale deals are judged on today's data; as_of is not applied")
+    where = scope(ctx, "deal")
+    for check in checks_for(ctx, "deal"):
+        if check.indicator != "freshness":
+            continue
+        stmt = check_rows(ctx, check, where)
+        if stmt is None:
+            continue
+        sub = stmt.subquery()
+        rows = ctx.session.execute(
+            select(Deal.id, Deal.name, Deal.stage, Deal.amount, User.email, sub.c.reason)
+            .join(sub, sub.c.record_id == Deal.id)
+            .outerjoin(User, User.id == Deal.owner_id)
+            .order_by(Deal.amount.desc(), Deal.id)
+        )
+        for ident, name, stage, amount, owner, reason in rows:
+            report.rows.append(
+                {
+                    "deal_id": ident,
+                    "name": name,
+                    "stage": stage,
+                    "amount": amount,
+                    "owner": owner,
+                    "reason": reason,
+                }
+            )
+    return report
+
+
+def activity_by_owner(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
+    """Activities logged in the 30 days up to now (or ``as_of``), by owner and type."""
+    end = as_of or ctx.now()
+    start = end - timedelta(days=WINDOW_DAYS)
+    owner = func.coalesce(User.email, "(no owner)")
+    facts: Subquery = (
+        select(
+            Activity.id.label("record_id"),
+            cast(null(), BigInteger).label("amount"),
+            owner.label("owner"),
+            Activity.type.label("type"),
+        )
+        .outerjoin(User, User.id == Activity.owner_id)
+        .where(scope(ctx, "activity"), Activity.occurred_at > start, Activity.occurred_at <= end)
+        .subquery("facts")
+    )
+    counts = ctx.session.execute(
+        select(facts.c.owner, facts.c.type, func.count())
+        .group_by(facts.c.owner, facts.c.type)
+        .order_by(facts.c.owner, facts.c.type)
+    )
+    notes = annotate(ctx, "activity", facts, ["owner", "type"])
+    report = Report("activity_by_owner", ["owner", "type", "count"], as_of=as_of)
+    for who, kind, count in counts:
+        integrity = notes.get((who, kind), clean())
+        report.rows.append({"owner": who, "type": kind, "count": count, "integrity": integrity})
+    report.notes.append(f"activities from {start.isoformat()} to {end.isoformat()}")
+    return report
+
+
+def time_in_stage(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
+    """Median and mean days deals spent in each stage, from the change log (visits that ended,
+    and the current visit of deals still in the stage, counted up to now or ``as_of``)."""
+    end = as_of or ctx.now()
+    visible = select(Deal.id).where(scope(ctx, "deal"))
+    entries = ctx.session.execute(
+        select(ChangeEntry.record_id, ChangeEntry.at, ChangeEntry.changes[("stage", 1)].as_string())
+        .where(
+            ChangeEntry.record_type == "deal",
+            ChangeEntry.at <= end,
+            ChangeEntry.changes["stage"].as_string().isnot(None),
+            ChangeEntry.record_id.in_(visible),
+        )
+        .order_by(ChangeEntry.record_id, ChangeEntry.at, ChangeEntry.id)
+    )
+    spans: dict[str, list[float]] = defaultdict(list)
+    current: dict[str, int] = defaultdict(int)
+    last: tuple[str, datetime, str] | None = None
+    for record_id, at, stage in entries:
+        if last is not None and last[0] == record_id:
+            spans[last[2]].append((at - last[1]).total_seconds() / 86400)
+        elif last is not None:
+            spans[last[2]].append((end - last[1]).total_seconds() / 86400)
+            current[last[2]] += 1
+        last = (record_id, at, stage)
+    if last is not None:
+        spans[last[2]].append((end - last[1]).total_seconds() / 86400)
+        current[last[2]] += 1
+    report = Report(
+        "time_in_stage",
+        ["stage", "visits", "in_stage_now", "median_days", "mean_days"],
+        as_of=as_of,
+    )
+    order = [s.key for p in ctx.workspace.pipelines_for("deal") for s in p.stages]
+    for stage in order + sorted(set(spans) - set(order)):
+        days = spans.get(stage, [])
+        report.rows.append(
+            {
+                "stage": stage,
+                "visits": len(days),
+                "in_stage_now": current.get(stage, 0),
+                "median_days": round(statistics.median(days), 1) if days else None,
+                "mean_days": round(statistics.fmean(days), 1) if days else None,
+            }
+        )
+    return report

@@ -1,0 +1,146 @@
+"""Pipeline by stage and forecast by close month, now or as of an earlier time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
+
+from plumb.core.context import Ctx
+from plumb.models import Deal
+from plumb.quality.engine import scope
+from plumb.reports.asof import state_at
+from plumb.reports.base import Report, money
+from plumb.reports.integrity import annotate, clean
+
+
+def deal_facts(ctx: Ctx, as_of: datetime | None, fields: list[str]) -> Subquery:
+    """The deals a report counts: ``record_id``, ``amount`` (ten-thousandths) and ``fields``;
+    live and visible to the actor, as they are now or as they stood at ``as_of``."""
+    where = scope(ctx, "deal")
+    if as_of is None:
+        cols = [getattr(Deal, f).label(f) for f in fields if f != "amount"]
+        amount = type_coerce(Deal.amount, BigInteger).label("amount")
+        return select(Deal.id.label("record_id"), amount, *cols).where(where).subquery("facts")
+    past = state_at("deal", as_of, [f for f in fields if f != "amount"] + ["amount"])
+    # Visibility is decided on the record as it is now (who may see it today).
+    visible = select(Deal.id).where(where)
+    return select(past).where(past.c.record_id.in_(visible)).subquery("facts")
+
+
+def pipeline(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
+    """Open and closed deals by pipeline and stage: count, amount, and amount weighted by the
+    stage's probability, each with what it rests on."""
+    ws = ctx.workspace
+    facts = deal_facts(ctx, as_of, ["pipeline", "stage"])
+    stmt = select(facts.c.pipeline, facts.c.stage, func.count(), func.sum(facts.c.amount)).group_by(
+        facts.c.pipeline, facts.c.stage
+    )
+    found = {(p, s): (n, units) for p, s, n, units in ctx.session.execute(stmt)}
+    notes = annotate(
+        ctx,
+        "deal",
+        facts,
+        ["pipeline", "stage"],
+        lambda key: f"pipeline == '{key[0]}' and stage == '{key[1]}'",
+    )
+    report = Report(
+        "pipeline",
+        ["pipeline", "stage", "probability", "count", "amount", "weighted"],
+        as_of=as_of,
+    )
+    order: list[tuple[str, str, float | None]] = [
+        (p.key, s.key, s.probability) for p in ws.pipelines_for("deal") for s in p.stages
+    ]
+    known = {(p, s) for p, s, _ in order}
+    order += [(p, s, None) for p, s in sorted(found) if (p, s) not in known]
+    for pipe, stage, probability in order:
+        count, units = found.get((pipe, stage), (0, 0))
+        amount = money(units)
+        weighted = (
+            None
+            if probability is None
+            else money(int(Decimal(units or 0) * Decimal(str(probability))))
+        )
+        report.rows.append(
+            {
+                "pipeline": pipe,
+                "stage": stage,
+                "probability": probability,
+                "count": count,
+                "amount": amount,
+                "weighted": weighted,
+                "integrity": notes.get((pipe, stage), clean()),
+            }
+        )
+    if as_of is not None:
+        report.notes.append("integrity annotations describe the counted deals as they are today")
+    return report
+
+
+def forecast(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
+    """Open deals by the month of their close date: count, amount, weighted amount."""
+    ws = ctx.workspace
+    facts = deal_facts(ctx, as_of, ["pipeline", "stage", "close_date"])
+    probability: dict[tuple[str, str], Decimal] = {}
+    for p in ws.pipelines_for("deal"):
+        for s in p.stages:
+            if s.outcome == "open":
+                probability[(p.key, s.key)] = Decimal(str(s.probability or 0))
+    rows = ctx.session.execute(
+        select(
+            facts.c.pipeline, facts.c.stage, facts.c.close_date, facts.c.amount, facts.c.record_id
+        )
+    )
+    months: dict[str, dict[str, Any]] = {}
+    by_id: dict[str, str] = {}
+    for pipe, stage, close, units, record_id in rows:
+        if (pipe, stage) not in probability:
+            continue
+        month = str(close)[:7] if close else "no close date"
+        m = months.setdefault(month, {"count": 0, "units": 0, "weighted": Decimal(0)})
+        m["count"] += 1
+        m["units"] += units or 0
+        m["weighted"] += Decimal(units or 0) * probability[(pipe, stage)]
+        by_id[record_id] = month
+    is_open = or_(
+        false(),
+        *(and_(facts.c.pipeline == p, facts.c.stage == s) for p, s in probability),
+    )
+    month_of = (
+        select(facts.c.record_id, facts.c.amount, _month(facts)).where(is_open).subquery("by_month")
+    )
+    notes = annotate(ctx, "deal", month_of, ["month"])
+    report = Report("forecast", ["close_month", "count", "amount", "weighted"], as_of=as_of)
+    for month in sorted(months):
+        m = months[month]
+        report.rows.append(
+            {
+                "close_month": month,
+                "count": m["count"],
+                "amount": money(m["units"]),
+                "weighted": money(int(m["weighted"])),
+                "integrity": notes.get((month,), clean()),
+            }
+        )
+    return report
+
+
+def _month(facts: Subquery) -> Any:
+    close = facts.c.close_date
+    month = func.substr(cast(close, String), 1, 7)
+    return case((close.is_(None), "no close date"), else_=month).label("month")
