@@ -1,6 +1,6 @@
 """access: web sessions and sign-in attempts
 
-Revision ID: 0007_access
+Revision ID: 0004_access
 Revises: 0003_identity
 Create Date: 2026-11-23
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from plumb.models.base import UTCDateTime
 
-revision = "0007_access"
+revision = "0004_access"
 down_revision = "0003_identity"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """imports: runs and their refused rows
 
-Revision ID: 0005_imports
-Revises: 0008_outbox
+Revision ID: 0006_imports
+Revises: 0005_outbox
 Create Date: 2026-11-23
 
 Import runs (checkpoint, counts, undo report) and the rows each run refused.
@@ -14,8 +14,8 @@ from alembic import op
 
 from plumb.models.base import JSONType, UTCDateTime
 
-revision = "0005_imports"
-down_revision = "0008_outbox"
+revision = "0006_imports"
+down_revision = "0005_outbox"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """outbox: side effects delivered by the worker
 
-Revision ID: 0008_outbox
-Revises: 0007_access
+Revision ID: 0005_outbox
+Revises: 0004_access
 Create Date: 2026-11-23
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from plumb.models.base import JSONType, UTCDateTime
 
-revision = "0008_outbox"
-down_revision = "0007_access"
+revision = "0005_outbox"
+down_revision = "0004_access"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """dedupe: blocking keys, weights, review queue
 
-Revision ID: 0004_dedupe
-Revises: 0010_worker
+Revision ID: 0009_dedupe
+Revises: 0008_worker
 Create Date: 2026-11-23
 
 Duplicate detection: each live record's blocking keys, every estimation of the match weights,
@@ -15,8 +15,8 @@ from alembic import op
 
 from plumb.models.base import JSONType, UTCDateTime
 
-revision = "0004_dedupe"
-down_revision = "0010_worker"
+revision = "0009_dedupe"
+down_revision = "0008_worker"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """worker: outbox claims and periodic job leases
 
-Revision ID: 0010_worker
-Revises: 0009_rules
+Revision ID: 0008_worker
+Revises: 0007_rules
 Create Date: 2026-11-23
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from plumb.models.base import UTCDateTime
 
-revision = "0010_worker"
-down_revision = "0009_rules"
+revision = "0008_worker"
+down_revision = "0007_rules"
 branch_labels = None
 depends_on = None
 

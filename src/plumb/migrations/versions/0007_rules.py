@@ -1,7 +1,7 @@
 """rules: outcomes, gaps, firings, routing counters
 
-Revision ID: 0009_rules
-Revises: 0005_imports
+Revision ID: 0007_rules
+Revises: 0006_imports
 Create Date: 2026-11-23
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from plumb.models.base import UTCDateTime
 
-revision = "0009_rules"
-down_revision = "0005_imports"
+revision = "0007_rules"
+down_revision = "0006_imports"
 branch_labels = None
 depends_on = None
 

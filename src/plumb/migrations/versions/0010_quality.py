@@ -1,7 +1,7 @@
 """quality: score history
 
-Revision ID: 0011_quality
-Revises: 0004_dedupe
+Revision ID: 0010_quality
+Revises: 0009_dedupe
 Create Date: 2026-11-23
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from plumb.models.base import JSONType, UTCDateTime
 
-revision = "0011_quality"
-down_revision = "0004_dedupe"
+revision = "0010_quality"
+down_revision = "0009_dedupe"
 branch_labels = None
 depends_on = None
 
