@@ -193,6 +193,17 @@ def plant(rt: Runtime, clock: FixedClock) -> dict[str, str]:
             "company_id": ids["acme"],
         },
     )
+    dup = {
+        "first_name": "Dee",
+        "last_name": "Dupont",
+        "email": "dee@acme.com",
+        "company_id": ids["acme"],
+    }
+    with rt.transaction(operator()) as ctx:
+        # Two alike records in one write: the pair goes to the duplicate review queue.
+        first, second = ops.create_many(ctx, "contact", [dup, {**dup, "email": "DEE@acme.com"}])
+    assert first.record_id and second.record_id
+    ids["dup1"], ids["dup2"] = first.record_id, second.record_id
     ids["loose_activity"] = make(
         rt, "activity", {"type": "note", "occurred_at": T0.isoformat(), "subject": "Scratch"}
     )
@@ -231,6 +242,10 @@ def test_each_planted_defect_is_found_with_its_reason_and_nothing_else(
 ) -> None:
     ids = plant(rt, clock)
     expected = {(check, ids[key], reason) for check, key, reason in EXPECTED}
+    expected |= {
+        ("contact.duplicate", ids["dup1"], f"possible duplicate of {ids['dup2']}"),
+        ("contact.duplicate", ids["dup2"], f"possible duplicate of {ids['dup1']}"),
+    }
     assert found(rt) == expected
 
 

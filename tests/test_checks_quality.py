@@ -69,10 +69,10 @@ def test_scores_by_slice_and_their_history(rt: Runtime, clock: FixedClock, cli: 
     cli("check")
     out = cli("scores", "--object", "contact", "--by", "stage", "--json").json()
     stages = {s["slice"]: s for s in out["scores"]}
-    # Contacts have four indicators with checks (completeness, linkage, consistency, freshness):
-    # one of two leads is orphaned -> 1 - 1/8.
-    assert stages["lead"]["score"] == 87.5
-    assert stages["subscriber"]["score"] == 75.0
+    # Contacts have five indicators with checks (identity, completeness, linkage, consistency,
+    # freshness): one of two leads is orphaned -> 1 - 1/10.
+    assert stages["lead"]["score"] == 90.0
+    assert stages["subscriber"]["score"] == 80.0
     hist = cli("scores", "--object", "contact", "--history", "--json").json()["scores"]
     assert [(h["records"], h["failing"]) for h in hist] == [
         (2, {"linkage": 1}),

@@ -18,10 +18,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.orm import aliased
 
 from plumb.core.context import Ctx
+from plumb.identity.keys import live_clause
 from plumb.models import (
     Activity,
     ActivityLink,
@@ -30,6 +43,8 @@ from plumb.models import (
     Contact,
     Deal,
     DealContact,
+    MatchCandidate,
+    MatchDecision,
 )
 from plumb.models.base import RecordMixin
 from plumb.records.rows import model_for
@@ -375,12 +390,54 @@ def _deal_freshness(env: Env) -> list[Select[Any]]:
     ]
 
 
+# -- identity -------------------------------------------------------------------------------------
+
+
+def _identity(obj: str) -> Parts:
+    """Records in an open pair of the duplicate review queue: not decided either way, and the
+    other record still live (not archived, not merged away)."""
+
+    def parts(env: Env) -> list[Select[Any]]:
+        model: Any = model_for(obj)
+        pair = MatchCandidate
+        other = case((pair.record_a == model.id, pair.record_b), else_=pair.record_a)
+        decided = exists().where(
+            MatchDecision.object == obj,
+            MatchDecision.record_a == pair.record_a,
+            MatchDecision.record_b == pair.record_b,
+            MatchDecision.decision.in_(("distinct", "duplicate")),
+        )
+        reason = literal("possible duplicate of ") + other
+        stmt = (
+            select(model.id.label("record_id"), reason.label("reason"))
+            .join(pair, or_(pair.record_a == model.id, pair.record_b == model.id))
+            .where(
+                pair.object == obj,
+                not_(decided),
+                other.in_(select(model.id).where(live_clause(obj))),
+            )
+        )
+        return [stmt]
+
+    return parts
+
+
 # -- the catalogue --------------------------------------------------------------------------------
 
 
 def builtin_checks() -> list[Check]:
-    """Every built-in check, by object. The identity check joins when duplicate review lands."""
+    """Every built-in check, by object."""
     checks = []
+    for obj in ("contact", "company", "deal", "case"):
+        checks.append(
+            Check(
+                f"{obj}.duplicate",
+                obj,
+                "identity",
+                "The record is not in an open pair of the duplicate review queue.",
+                _identity(obj),
+            )
+        )
     for obj in ("contact", "company", "deal", "case"):
         checks.append(
             Check(

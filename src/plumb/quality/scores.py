@@ -1,7 +1,7 @@
 """Quality scores per record and per slice, and their history.
 
 A record's score is the share of its object's indicators it passes (0-100): a contact failing
-only freshness scores 75 when contacts have four indicators with checks. A slice's score is
+only freshness scores 80 when contacts have five indicators with checks. A slice's score is
 the same over all its records. Each full run of the checks writes one snapshot row per object
 and slice, so trends can be plotted.
 """
