@@ -40,6 +40,7 @@ LAST = ["Lovelace", "Hopper", "Torvalds", "Liskov", "Thompson", "Perlman", "Dijk
 
 def workspace_file(directory: Path) -> Path:
     content = yaml.safe_load(default_text())
+    content["matching"] = {}  # reads are measured here; loading need not check for duplicates
     for mode in MODES:
         content["roles"][f"sees_{mode}"] = {
             "label": f"Sees {mode}",
