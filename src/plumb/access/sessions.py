@@ -18,6 +18,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
@@ -40,6 +41,17 @@ class SignedIn:
     secret: str
     """The cookie value: shown to the browser once, never stored."""
     user: User
+
+
+def cookie_options(settings: Settings) -> dict[str, Any]:
+    """How the session cookie is set, wherever a sign-in answers (API and pages)."""
+    return {
+        "max_age": settings.session_hours * 3600,
+        "httponly": True,
+        "secure": settings.cookie_secure,
+        "samesite": "lax",
+        "path": "/",
+    }
 
 
 def _digest(secret: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from plumb.access.sessions import COOKIE, session_actor, sign_in, sign_out
+from plumb.access.sessions import COOKIE, cookie_options, session_actor, sign_in, sign_out
 from plumb.access.users import user_json
 from plumb.api.deps import json_body, runtime_of, transaction
 from plumb.core.actor import Source, system_actor
@@ -52,15 +52,7 @@ def auth_router() -> APIRouter:
                 "expires_at": isoformat(signed.session.expires_at),
             }
         )
-        response.set_cookie(
-            COOKIE,
-            signed.secret,
-            max_age=rt.settings.session_hours * 3600,
-            httponly=True,
-            secure=rt.settings.cookie_secure,
-            samesite="lax",
-            path="/",
-        )
+        response.set_cookie(COOKIE, signed.secret, **cookie_options(rt.settings))
         return response
 
     @router.get("/session", summary="The signed-in user and the session's CSRF token")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import FormData
 
 from plumb.access import authz
-from plumb.access.sessions import COOKIE, session_actor, sign_in, sign_out
+from plumb.access.sessions import COOKIE, cookie_options, session_actor, sign_in, sign_out
 from plumb.automation.gaps import list_gaps
 from plumb.core.actor import Source, system_actor
 from plumb.core.errors import NotAuthenticated, PlumbError, TooManyAttempts
@@ -65,15 +65,7 @@ def auth_router() -> APIRouter:
                 next=_safe_next(text(form, "next", "/")),
             )
         response = redirect(_safe_next(text(form, "next", "/")))
-        response.set_cookie(
-            COOKIE,
-            signed.secret,
-            max_age=rt.settings.session_hours * 3600,
-            httponly=True,
-            secure=rt.settings.cookie_secure,
-            samesite="lax",
-            path="/",
-        )
+        response.set_cookie(COOKIE, signed.secret, **cookie_options(rt.settings))
         return response
 
     @router.post("/logout")
