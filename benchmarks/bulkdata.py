@@ -46,6 +46,17 @@ def _entry(
     }
 
 
+def analyze(url: str) -> None:
+    """Planner statistics, as a live database has them (a fresh bulk load has none)."""
+    db = Database(url)
+    try:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+    finally:
+        db.dispose()
+
+
 def load_deals(url: str, count: int, changes_per_deal: int) -> int:
     """``count`` deals (with companies, one per 10 deals) and about ``changes_per_deal`` change
     entries each (creation, then stage and amount moves over the last year). Returns entries."""
@@ -131,6 +142,7 @@ def load_deals(url: str, count: int, changes_per_deal: int) -> int:
             done += n
     finally:
         db.dispose()
+    analyze(url)
     return seq
 
 
@@ -188,3 +200,4 @@ def load_contacts(url: str, count: int) -> None:
             done += n
     finally:
         db.dispose()
+    analyze(url)

@@ -30,7 +30,11 @@ def _value_at(obj: str, name: str, at: datetime, record_id: Any) -> Any:
             entry.at <= at,
             entry.changes[name].as_string().isnot(None),
         )
-        .order_by(entry.at.desc(), entry.id.desc())
+        # In the order of the (record_type, record_id, at) index, so PostgreSQL walks it for
+        # this record instead of scanning the log backwards by time.
+        .order_by(
+            entry.record_type.desc(), entry.record_id.desc(), entry.at.desc(), entry.id.desc()
+        )
         .limit(1)
         .correlate_except(entry)
         .scalar_subquery()
