@@ -20,7 +20,7 @@ from plumb.cli import records as records_cli
 from plumb.cli import rules as rules_cli
 from plumb.cli import transfer as transfer_cli
 from plumb.cli import worker as worker_cli
-from plumb.cli.support import STATE, console, fail, print_json, runtime, transaction
+from plumb.cli.support import STATE, console, fail, print_json, runtime, step_progress, transaction
 from plumb.core.errors import PlumbError
 
 app = typer.Typer(
@@ -168,24 +168,10 @@ def demo(
     ] = False,
 ) -> None:
     """Load a realistic demo workspace, dirt included: duplicates, blanks, stale deals, orphans."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from plumb.demo.generator import load_demo
 
     rt = runtime()
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("loading the demo", total=None)
-
-        def progress(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
-
+    with step_progress("loading the demo") as progress:
         try:
             summary = load_demo(
                 rt, contacts=contacts, seed=seed, if_empty=if_empty, progress=progress

@@ -11,17 +11,14 @@ plumb dedupe reindex [--object contact]
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from plumb.access import authz
-from plumb.cli.support import console, print_json, transaction
+from plumb.cli.support import console, print_json, step_progress, transaction
 from plumb.core.context import Ctx
 from plumb.core.errors import NotFound
 from plumb.identity import candidates as cand
@@ -48,27 +45,6 @@ def _plans(ctx: Ctx, obj: str | None) -> list[Plan]:
             raise NotFound(f"the workspace declares no matching for {name!r}")
         plans.append(plan)
     return plans
-
-
-@contextmanager
-def _progress(quiet: bool) -> Iterator[scan.Progress | None]:
-    if quiet:
-        yield None
-        return
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("dedupe", total=None)
-
-        def progress(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
-
-        yield progress
 
 
 def _export(path: Path, plan: Plan, result: scan.ScanResult) -> None:
@@ -116,7 +92,7 @@ def dedupe(
     with transaction(as_json=as_json) as tx:
         for plan in _plans(tx, obj):
             authz.require(tx, plan.object, "administer")
-            with _progress(as_json) as progress:
+            with step_progress("dedupe", quiet=as_json) as progress:
                 result = scan.scan(
                     tx,
                     plan,
@@ -242,7 +218,7 @@ def estimate(obj: ObjectOpt = None, as_json: JsonOpt = False) -> None:
     with transaction(as_json=as_json) as ctx:
         for plan in _plans(ctx, obj):
             authz.require(ctx, plan.object, "administer")
-            with _progress(as_json) as progress:
+            with step_progress("dedupe", quiet=as_json) as progress:
                 _, row = scan.estimate_only(ctx, plan, progress=progress)
             out.append(scan.estimation_json(row))
     if as_json:
@@ -268,7 +244,7 @@ def reindex(obj: ObjectOpt = None, as_json: JsonOpt = False) -> None:
     with transaction(as_json=as_json) as ctx:
         for plan in _plans(ctx, obj):
             authz.require(ctx, plan.object, "administer")
-            with _progress(as_json) as progress:
+            with step_progress("dedupe", quiet=as_json) as progress:
                 records, written = keys.reindex(ctx, plan, progress)
             out[plan.object] = {"records": records, "keys": written}
     if as_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from plumb.core.actor import Actor, ActorKind, Source, system_actor
@@ -134,3 +135,29 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
         else:
             raise typer.BadParameter(f"{pair!r}: expected name=value or name:=json")
     return out
+
+
+StepProgress = Callable[[str, int, int], None]
+"""Told (step description, done, total) as long work advances."""
+
+
+@contextmanager
+def step_progress(label: str, *, quiet: bool = False) -> Iterator[StepProgress | None]:
+    """A progress bar for long work that reports in steps (None when ``quiet``, e.g. --json)."""
+    if quiet:
+        yield None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def progress(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        yield progress
