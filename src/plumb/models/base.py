@@ -81,9 +81,9 @@ class RecordMixin:
     """Columns every CRM record has. ``version`` starts at 1 and grows by one per change."""
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
-    owner_id: Mapped[str | None] = mapped_column(
-        String(26), ForeignKey("users.id"), index=True, nullable=True
-    )
+    # indexed together with id (see plumb.models.records): an owner's records come out in id
+    # order straight from the index, so owner- and team-visibility pages need no sort
+    owner_id: Mapped[str | None] = mapped_column(String(26), ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)

@@ -174,3 +174,8 @@ RECORD_MODELS: dict[str, type[RecordMixin]] = {
     "task": Task,
     "case": Case,
 }
+
+# Owner visibility pages read an owner's records in id order: one (owner_id, id) index per record
+# table serves them without a sort, and its owner_id prefix serves every other owner lookup.
+for _model in RECORD_MODELS.values():
+    Index(None, _model.owner_id, _model.id)

@@ -391,10 +391,9 @@ def list_records(
     order: list[Any] = []
     if null_rank is not None:
         order.append(null_rank)
-    order += [
-        col.desc() if descending else col.asc(),
-        model.id.desc() if descending else model.id.asc(),
-    ]
+    order.append(col.desc() if descending else col.asc())
+    if key != "id":  # ties broken by id; ordering by id twice would cost SQLite its fast path
+        order.append(model.id.desc() if descending else model.id.asc())
     rows = list(ctx.session.scalars(stmt.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
