@@ -103,15 +103,17 @@ def find(
     *,
     threshold: float | None = None,
     weights: Weights | None = None,
+    item_keys: list[set[str]] | None = None,
 ) -> list[list[Candidate]]:
     """For each (id or None, values) item: the live records sharing a blocking key with it and
     scoring ``threshold`` or more (the object's threshold by default), the best
-    ``MAX_CANDIDATES`` first."""
+    ``MAX_CANDIDATES`` first. ``item_keys``: the items' blocking keys, when the caller has them."""
     if not items:
         return []
     threshold = plan.config.threshold if threshold is None else threshold
     weights = weights or weights_mod.current(ctx.session, plan)
-    item_keys = [plan.keys(values) for _, values in items]
+    if item_keys is None:
+        item_keys = [plan.keys(values) for _, values in items]
     by_key = _records_sharing_keys(ctx, plan, set().union(*item_keys))
     pair_items: list[int] = []
     pair_ids: list[str] = []

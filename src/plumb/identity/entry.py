@@ -117,12 +117,15 @@ def _check(
 ) -> None:
     obj = plan.object
     weights = weights_mod.current(ctx.session, plan)
-    found = cand.find(ctx, plan, [(p.record_id, p.values) for p in items], weights=weights)
+    keys = [plan.keys(p.values) for p in items]
+    found = cand.find(
+        ctx, plan, [(p.record_id, p.values) for p in items], weights=weights, item_keys=keys
+    )
     seen = cand.visible_ids(ctx, obj, {c.record_id for cs in found for c in cs})
     stash = _stash(ctx)
     stash["weights_id"] = weights.id
     allowed = ALLOW_DUPLICATE in ctx.flags
-    _within_batch(ctx, plan, items, weights, stash)
+    _within_batch(ctx, plan, items, keys, weights, stash)
     for p, cands in zip(items, found, strict=True):
         if not cands:
             continue
@@ -178,16 +181,26 @@ def _check(
 
 
 def _within_batch(
-    ctx: Ctx, plan: Plan, items: list[PendingWrite], weights: Weights, stash: dict[str, Any]
+    ctx: Ctx,
+    plan: Plan,
+    items: list[PendingWrite],
+    keys: list[set[str]],
+    weights: Weights,
+    stash: dict[str, Any],
 ) -> None:
     """Two new records of one bulk write that look alike (a file listing someone twice): the
     pair is flagged for review whatever the policy, since neither exists yet to point to."""
-    new = [p for p in items if p.action == "create" and p.record_id is not None]
-    if len(new) < 2:
+    chosen = [
+        (p, k)
+        for p, k in zip(items, keys, strict=True)
+        if p.action == "create" and p.record_id is not None
+    ]
+    if len(chosen) < 2:
         return
+    new = [p for p, _ in chosen]
     by_key: dict[str, list[int]] = defaultdict(list)
-    for n, p in enumerate(new):
-        for key in plan.keys(p.values):
+    for n, (_, item_keys) in enumerate(chosen):
+        for key in item_keys:
             by_key[key].append(n)
     pairs = {
         (group[i], group[j])

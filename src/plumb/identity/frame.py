@@ -83,7 +83,7 @@ def _width(comparator: str) -> int:
         "name": 3,
         "phonetic": 3,
         "address": 2,
-        "email": 3,
+        "email": 4,
         "phone": 2,
     }.get(comparator, 1)
 

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 from plumb.hygiene import standardize as std
@@ -50,6 +51,11 @@ class Plan:
     digest: str
     """Digest of the definition: stored weights are used only with the definition they fit."""
 
+    @cached_property
+    def level_names(self) -> tuple[tuple[str, ...], ...]:
+        """Per evidence field, the names of its agreement levels by level number."""
+        return tuple(f.comparator.level_names() for f in self.fields)
+
     def field_index(self, name: str) -> int:
         return next(i for i, f in enumerate(self.fields) if f.name == name)
 
@@ -77,6 +83,7 @@ def _key_parts(value: Any, transform: str) -> list[str]:
     return sorted(set(out))
 
 
+@lru_cache(maxsize=200_000)
 def _transform(text: str, transform: str) -> str:
     if transform == "value":
         return plain(text).replace(" ", "")

@@ -91,20 +91,19 @@ class Weights:
     ) -> list[dict[str, Any]]:
         """Per field: the agreement level, the two values compared and the weight earned."""
         table = self.table() if table is None else table
-        out = []
-        for f, pf in enumerate(plan.fields):
-            level = int(levels[f])
-            out.append(
-                {
-                    "field": pf.name,
-                    "compare": pf.spec.compare,
-                    "level": pf.comparator.level_names()[level],
-                    "a": left.display[pf.name][i],
-                    "b": right.display[pf.name][j],
-                    "weight": round(float(table[f, level]), 2),
-                }
+        return [
+            {
+                "field": pf.name,
+                "compare": pf.spec.compare,
+                "level": names[level],
+                "a": left.display[pf.name][i],
+                "b": right.display[pf.name][j],
+                "weight": round(float(table[f, level]), 2),
+            }
+            for f, (pf, names, level) in enumerate(
+                zip(plan.fields, plan.level_names, levels.tolist(), strict=True)
             )
-        return out
+        ]
 
 
 def current(session: Session, plan: Plan) -> Weights:
