@@ -444,6 +444,11 @@ def test_distinct_pairs_are_never_proposed_again(
     )
     assert decided["decision"] == "distinct" and decided["comparison"]["emails"] == "exact"
     assert _pairs(_queue(api)) == {frozenset(ids[2:])}
+    for mine, other in ((ids[0], ids[1]), (ids[1], ids[0])):
+        history = ok(api.get(f"/api/v1/contacts/{mine}/history"))["data"]
+        [entry] = [e for e in history if e["action"] == "not_duplicate"]
+        assert entry["context"]["of"] == other and entry["note"] == "twins"
+        assert entry["context"]["decision_id"] == decided["id"]
     cli("dedupe", "distinct", "contact", ids[3], ids[2])
     assert _queue(api) == []
     rescan = cli("dedupe", "--object", "contact", "--json").json()

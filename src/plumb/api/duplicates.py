@@ -90,6 +90,7 @@ def router() -> APIRouter:
                 ctx, plan, str(body["record_a"]), str(body["record_b"]), note=body.get("note")
             )
             out = {
+                "id": decision.id,
                 "object": obj,
                 "record_a": decision.record_a,
                 "record_b": decision.record_b,

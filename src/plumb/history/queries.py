@@ -31,6 +31,7 @@ def entry_json(entry: ChangeEntry, hidden: frozenset[str] | None = None) -> dict
         "correlation_id": entry.correlation_id,
         "changes": changes,
         "context": entry.context,
+        "note": entry.note,
         "redacted": entry.redacted or [],
     }
 

@@ -19,6 +19,7 @@ from plumb.core.bulk import insert_rows
 from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest, NotFound
 from plumb.core.ids import new_id, new_ids
+from plumb.history import chain
 from plumb.identity import weights as weights_mod
 from plumb.identity.candidates import ordered
 from plumb.identity.frame import build_frame, compare_pairs, level_names
@@ -180,8 +181,9 @@ def compare_two(
 def mark_distinct(
     ctx: Ctx, plan: Plan, id_a: str, id_b: str, *, note: str | None = None
 ) -> MatchDecision:
-    """Record that two records are not the same: the pair is never proposed again, and its
-    comparison levels teach the next estimation what different records look like."""
+    """Record that two records are not the same: the pair is never proposed again, its
+    comparison levels teach the next estimation what different records look like, and both
+    records' change logs carry the decision (action ``not_duplicate``)."""
     obj = plan.object
     authz.require(ctx, obj, "merge")
     id_a, id_b = id_a.strip().upper(), id_b.strip().upper()
@@ -214,5 +216,13 @@ def mark_distinct(
             note=(note or "").strip()[:2000] or None,
         )
     )
-    decision = ctx.session.get_one(MatchDecision, ident)
-    return decision
+    # both records' histories say who decided they are different people, and on what evidence
+    context = {"decision_id": ident, "score": round(score, 2), "levels": levels}
+    chain.append(
+        ctx,
+        [
+            chain.Entry(obj, mine, "not_duplicate", {}, None, {**context, "of": other}, note)
+            for mine, other in ((a, b), (b, a))
+        ],
+    )
+    return ctx.session.get_one(MatchDecision, ident)
