@@ -24,7 +24,7 @@ from plumb.access.tokens import create_token
 from plumb.access.users import create_user
 from plumb.api.app import create_app
 from plumb.core.actor import Actor, ActorKind, Source
-from plumb.core.clock import FixedClock
+from plumb.core.clock import Clock, FixedClock
 from plumb.core.context import Ctx
 from plumb.core.db import Database
 from plumb.core.migrate import seed, upgrade
@@ -176,7 +176,10 @@ class CliResult:
 class Cli:
     """Runs ``plumb`` in-process against the test database, as a user would type it."""
 
-    def __init__(self, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, settings: Settings, monkeypatch: pytest.MonkeyPatch, clock: Clock | None = None
+    ) -> None:
+        self.clock = clock
         monkeypatch.setenv("PLUMB_DATABASE_URL", settings.database_url)
         monkeypatch.setenv("PLUMB_WORKSPACE", str(settings.workspace))
         monkeypatch.setenv("PLUMB_CHAIN_LANES", str(settings.chain_lanes))
@@ -191,12 +194,14 @@ class Cli:
         from plumb.core.settings import get_settings
 
         get_settings.cache_clear()
+        STATE.clock = self.clock
         try:
             result = CliRunner().invoke(app, list(args), input=input)
         finally:
             if STATE.runtime is not None:
                 STATE.runtime.close()
                 STATE.runtime = None
+            STATE.clock = None
             get_settings.cache_clear()
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
@@ -208,4 +213,5 @@ class Cli:
 
 @pytest.fixture
 def cli(settings: Settings, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    return Cli(settings, monkeypatch)
+    """The CLI on the test database, running on the test's clock (as the API does)."""
+    return Cli(settings, monkeypatch, rt.clock)

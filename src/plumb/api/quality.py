@@ -14,7 +14,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from plumb.api.deps import if_match, json_body, transaction
-from plumb.core.clock import ensure_utc, parse_datetime
 from plumb.core.errors import BadRequest
 from plumb.quality.engine import run_checks
 from plumb.quality.freshness import decay_estimate, verify
@@ -22,6 +21,7 @@ from plumb.quality.quarantine import quarantine, release
 from plumb.quality.scores import history, slice_scores
 from plumb.records import queries
 from plumb.reports import export
+from plumb.reports.base import parse_time
 from plumb.reports.registry import run_report
 from plumb.workspace.standard import SINGULARS
 
@@ -30,14 +30,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def parse_as_of(text: str | None) -> datetime | None:
     """A date (the end of that day, UTC) or a datetime."""
-    if not text:
-        return None
-    try:
-        if len(text) == 10:
-            return ensure_utc(datetime.fromisoformat(text)).replace(hour=23, minute=59, second=59)
-        return parse_datetime(text)
-    except ValueError as exc:
-        raise BadRequest(f"as_of {text!r} is not a date or datetime") from exc
+    return parse_time("as_of", text, end_of_day=True)
 
 
 def quality_router() -> APIRouter:
@@ -66,12 +59,15 @@ def quality_router() -> APIRouter:
     @router.get("/reports/{name}", summary="A report with the integrity of every figure")
     def report(request: Request, name: str) -> Response:
         """`as_of=` (date or datetime) computes it from the change log as the data stood then;
-        `format=csv|xlsx` exports it."""
+        `from=` and `to=` set the period of `funnel` and `status_usage` (default: the 90 days
+        up to now or `as_of`); `format=csv|xlsx` exports it."""
         params = request.query_params
         as_of = parse_as_of(params.get("as_of"))
+        start = parse_time("from", params.get("from"))
+        stop = parse_time("to", params.get("to"))
         fmt = params.get("format", "json")
         with transaction(request, write=False) as ctx:
-            result = run_report(ctx, name, as_of=as_of)
+            result = run_report(ctx, name, as_of=as_of, start=start, stop=stop)
         if fmt == "json":
             return JSONResponse(result.json())
         if fmt == "csv":

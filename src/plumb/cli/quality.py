@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,6 @@ import typer
 from rich.table import Table
 
 from plumb.cli.support import console, fail, print_json, transaction
-from plumb.core.clock import ensure_utc, parse_datetime
 from plumb.core.errors import BadRequest
 from plumb.quality.engine import all_checks, run_checks
 from plumb.quality.freshness import decay_estimate, verify
@@ -20,6 +18,7 @@ from plumb.quality.quarantine import quarantine, release
 from plumb.quality.scores import history, slice_scores, snapshot
 from plumb.records import queries
 from plumb.reports import export
+from plumb.reports.base import parse_time
 from plumb.reports.registry import REPORTS, run_report
 
 
@@ -81,9 +80,16 @@ def check(
 
 
 def report(
-    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(REPORTS)}.")],
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(REPORTS)} (- or _ alike).")],
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="As the data stood then (date or datetime, UTC).")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="Period start (funnel, status-usage; default 90 days back)."),
+    ] = None,
+    stop: Annotated[
+        str | None, typer.Option("--to", help="Period end, exclusive (default: now or --as-of).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     out: Annotated[
@@ -93,10 +99,11 @@ def report(
     """A report with the integrity annotation of every figure."""
     with transaction(write=False, as_json=as_json) as ctx:
         try:
-            at = _as_of(as_of)
-        except ValueError as exc:
-            fail(BadRequest(f"--as-of {as_of!r}: {exc}"), as_json=as_json)
-        result = run_report(ctx, kind, as_of=at)
+            at = parse_time("--as-of", as_of, end_of_day=True)
+            period = (parse_time("--from", start), parse_time("--to", stop))
+        except BadRequest as exc:
+            fail(exc, as_json=as_json)
+        result = run_report(ctx, kind, as_of=at, start=period[0], stop=period[1])
     if out is not None:
         export.write(result, out)
         console.print(f"wrote {out}")
@@ -108,17 +115,10 @@ def report(
     for row in result.rows:
         table.add_row(*(_cell(row.get(c)) for c in result.columns), export.integrity_text(row))
     console.print(table)
+    for note in result.notes:
+        console.print(note, highlight=False)
     if result.as_of is not None:
         console.print(f"as of {result.as_of.isoformat()}")
-
-
-def _as_of(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    if len(text) == 10:
-        # A day means the end of it: "as it stood on 1 March" includes 1 March.
-        return ensure_utc(datetime.fromisoformat(text)).replace(hour=23, minute=59, second=59)
-    return parse_datetime(text)
 
 
 def _cell(value: Any) -> str:

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from plumb.core.actor import Actor, ActorKind, Source, system_actor
+from plumb.core.clock import Clock
 from plumb.core.context import Ctx
 from plumb.core.errors import PlumbError
 from plumb.identity.entry import ALLOW_DUPLICATE
@@ -29,6 +30,8 @@ class CliState:
     as_user: str | None = None
     runtime: Runtime | None = None
     allow_duplicate: bool = False
+    clock: Clock | None = None
+    """The clock commands run on (None: the wall clock); tests set a FixedClock."""
 
 
 STATE = CliState()
@@ -38,7 +41,7 @@ def runtime() -> Runtime:
     """The runtime for this command, started once (database ready, definition recorded)."""
     if STATE.runtime is None:
         try:
-            rt = Runtime.from_settings()
+            rt = Runtime.from_settings(clock=STATE.clock)
             rt.start()
         except PlumbError as exc:
             fail(exc)

@@ -5,23 +5,44 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import BigInteger, Subquery, cast, func, null, select
+from sqlalchemy import (
+    BigInteger,
+    Subquery,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import aliased
 
 from plumb.core.context import Ctx
 from plumb.models import Activity, ChangeEntry, Deal, User
 from plumb.quality.engine import check_rows, checks_for, scope
-from plumb.reports.base import Report
+from plumb.reports.base import Report, money
 from plumb.reports.integrity import annotate, clean
+from plumb.reports.pipeline import deal_facts
 
 WINDOW_DAYS = 30
 
 
 def stale_deals(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
-    """Open deals failing a freshness check, with the reason: the worklist behind "stale"."""
-    report = Report("stale_deals", ["deal_id", "name", "stage", "amount", "owner", "reason"])
+    """Open deals failing a freshness check, with the reason: the worklist behind "stale".
+    With ``as_of``, the deals as they stood then, judged at that time (``_stale_then``)."""
+    report = Report(
+        "stale_deals", ["deal_id", "name", "stage", "amount", "owner", "reason"], as_of=as_of
+    )
     if as_of is not None:
-        report.notes.append("stale deals are judged on today's data; as_of is not applied")
+        report.rows = _stale_then(ctx, as_of)
+        return report
     where = scope(ctx, "deal")
     for check in checks_for(ctx, "deal"):
         if check.indicator != "freshness":
@@ -48,6 +69,77 @@ def stale_deals(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
                 }
             )
     return report
+
+
+def _stale_then(ctx: Ctx, as_of: datetime) -> list[dict[str, Any]]:
+    """The built-in deal freshness check (``deal.stale``) applied to the deals as they stood at
+    ``as_of``, from the change log: open then, and a close date before that day, or created
+    more than ``deal_stale_days`` before it with no change to amount or close date since."""
+    ws = ctx.workspace
+    days = ws.checks.deal_stale_days
+    cutoff = as_of - timedelta(days=days)
+    facts = deal_facts(ctx, as_of, ["name", "pipeline", "stage", "close_date", "owner_id"])
+    is_open = or_(
+        false(),
+        *(
+            and_(
+                facts.c.pipeline == p.key,
+                facts.c.stage.in_([s.key for s in p.stages if s.outcome == "open"]),
+            )
+            for p in ws.pipelines_for("deal")
+        ),
+    )
+    entry = aliased(ChangeEntry)
+    created_before = exists().where(
+        entry.record_type == "deal",
+        entry.record_id == facts.c.record_id,
+        entry.action == "create",
+        entry.at < cutoff,
+    )
+    touched = exists().where(
+        entry.record_type == "deal",
+        entry.record_id == facts.c.record_id,
+        entry.at >= cutoff,
+        entry.at <= as_of,
+        or_(*(entry.changes[n].as_string().isnot(None) for n in ("amount", "close_date"))),
+    )
+    past_close = and_(facts.c.close_date.isnot(None), facts.c.close_date < as_of.date().isoformat())
+    reasons = [
+        (past_close, "close date is in the past on an open deal"),
+        (
+            and_(created_before, not_(touched)),
+            f"amount and close date unchanged for {days} days on an open deal",
+        ),
+    ]
+    parts = [
+        select(facts.c.record_id, literal(reason).label("reason")).where(is_open, clause)
+        for clause, reason in reasons
+    ]
+    flagged = union_all(*parts).subquery("flagged")
+    rows = ctx.session.execute(
+        select(
+            facts.c.record_id,
+            facts.c.name,
+            facts.c.stage,
+            facts.c.amount,
+            User.email,
+            flagged.c.reason,
+        )
+        .join(flagged, flagged.c.record_id == facts.c.record_id)
+        .outerjoin(User, User.id == facts.c.owner_id)
+        .order_by(facts.c.amount.desc(), facts.c.record_id, flagged.c.reason)
+    )
+    return [
+        {
+            "deal_id": ident,
+            "name": name,
+            "stage": stage,
+            "amount": money(units) if units is not None else None,
+            "owner": owner,
+            "reason": reason,
+        }
+        for ident, name, stage, units, owner, reason in rows
+    ]
 
 
 def activity_by_owner(ctx: Ctx, *, as_of: datetime | None = None) -> Report:

@@ -7,7 +7,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from plumb.core.clock import ensure_utc, parse_datetime
+from plumb.core.errors import BadRequest
 from plumb.models.base import MONEY_SCALE
+
+
+def parse_time(what: str, text: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """A date or datetime typed by a person (UTC). A bare date is the start of that day, or
+    with ``end_of_day`` its last second ("as it stood on 1 March" includes 1 March)."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = ensure_utc(datetime.fromisoformat(text))
+            return day.replace(hour=23, minute=59, second=59) if end_of_day else day
+        return parse_datetime(text)
+    except ValueError as exc:
+        raise BadRequest(f"{what} {text!r} is not a date or datetime") from exc
 
 
 def money(units: int | None) -> Decimal:

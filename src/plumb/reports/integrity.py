@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Subquery, func, select
+from sqlalchemy import Subquery, func, literal, select, union_all
 
 from plumb.core.context import Ctx
 from plumb.quality.engine import flagged
@@ -30,6 +30,8 @@ LABELS = {
     "custom": "custom",
 }
 ID_LIMIT = 20
+ANY = "~any"
+"""The pseudo-indicator of records failing at least one check (not a check's indicator)."""
 GroupKey = tuple[Any, ...]
 
 
@@ -38,52 +40,55 @@ def annotate(
 ) -> dict[GroupKey, dict[str, dict[str, Any]]]:
     """{group key: {label: {count, amount, ids, link}}} for the groups of ``facts`` (columns
     ``record_id``, ``amount`` in ten-thousandths or NULL, and ``keys``). ``slice_of(key)``
-    gives the condition selecting a group's records, for the link."""
+    gives the condition selecting a group's records, for the link.
+
+    One query: the flagged set (every check of ``obj``) is computed once, as a materialized
+    common table expression, and joined to the facts; window functions give each group's
+    count, amount and first ids per indicator and for ``any`` in the same pass."""
     stmt = flagged(ctx, obj)
     out: dict[GroupKey, dict[str, dict[str, Any]]] = {}
     if stmt is None:
         return out
-    flag = stmt.subquery()
+    flag = stmt.cte("flagged").prefix_with("MATERIALIZED")
+    union = union_all(
+        select(flag.c.record_id, flag.c.indicator),
+        select(flag.c.record_id, literal(ANY).label("indicator")).distinct(),
+    ).subquery("flags")
     group = [facts.c[k] for k in keys]
-    joined = facts.join(flag, flag.c.record_id == facts.c.record_id)
-    totals = (
-        select(*group, flag.c.indicator, func.count(), func.sum(facts.c.amount))
-        .select_from(joined)
-        .group_by(*group, flag.c.indicator)
-    )
-    for row in ctx.session.execute(totals):
-        key, indicator, count, amount = tuple(row[: len(keys)]), row[-3], row[-2], row[-1]
-        out.setdefault(key, {})[LABELS[indicator]] = {
-            "count": count,
-            "amount": money(amount),
-            "ids": [],
-            "link": _link(obj, indicator, slice_of(key) if slice_of else None),
-        }
-    ranked = (
+    part = [*group, union.c.indicator]
+    windowed = (
         select(
             *group,
-            flag.c.indicator,
+            union.c.indicator,
             facts.c.record_id,
-            func.row_number()
-            .over(partition_by=[*group, flag.c.indicator], order_by=facts.c.record_id)
-            .label("rn"),
+            func.row_number().over(partition_by=part, order_by=facts.c.record_id).label("rn"),
+            func.count().over(partition_by=part).label("n"),
+            func.sum(facts.c.amount).over(partition_by=part).label("units"),
         )
-        .select_from(joined)
-        .subquery()
+        .select_from(facts.join(union, union.c.record_id == facts.c.record_id))
+        .subquery("windowed")
     )
-    first = select(ranked).where(ranked.c.rn <= ID_LIMIT).order_by(ranked.c.record_id)
+    first = (
+        select(windowed)
+        .where(windowed.c.rn <= ID_LIMIT)
+        .order_by(*(windowed.c[k] for k in keys), windowed.c.indicator, windowed.c.rn)
+    )
     for row in ctx.session.execute(first):
-        key, indicator, record_id = tuple(row[: len(keys)]), row[-3], row[-2]
-        out[key][LABELS[indicator]]["ids"].append(record_id)
-    anyflag = select(flag.c.record_id).distinct().subquery()
-    union = (
-        select(*group, func.count(), func.sum(facts.c.amount))
-        .select_from(facts.join(anyflag, anyflag.c.record_id == facts.c.record_id))
-        .group_by(*group)
-    )
-    for row in ctx.session.execute(union):
         key = tuple(row[: len(keys)])
-        out.setdefault(key, {})["any"] = {"count": row[-2], "amount": money(row[-1])}
+        indicator, record_id, rn, count, units = row[len(keys) :]
+        group_notes = out.setdefault(key, {})
+        if indicator == ANY:
+            group_notes["any"] = {"count": count, "amount": money(units)}
+            continue
+        label = LABELS[indicator]
+        if rn == 1:
+            group_notes[label] = {
+                "count": count,
+                "amount": money(units),
+                "ids": [],
+                "link": _link(obj, indicator, slice_of(key) if slice_of else None),
+            }
+        group_notes[label]["ids"].append(record_id)
     return out
 
 

@@ -25,21 +25,22 @@ from plumb.models import Deal
 from plumb.quality.engine import scope
 from plumb.reports.asof import state_at
 from plumb.reports.base import Report, money
+from plumb.reports.history_sql import visible_now
 from plumb.reports.integrity import annotate, clean
 
 
 def deal_facts(ctx: Ctx, as_of: datetime | None, fields: list[str]) -> Subquery:
     """The deals a report counts: ``record_id``, ``amount`` (ten-thousandths) and ``fields``;
     live and visible to the actor, as they are now or as they stood at ``as_of``."""
-    where = scope(ctx, "deal")
     if as_of is None:
+        where = scope(ctx, "deal")
         cols = [getattr(Deal, f).label(f) for f in fields if f != "amount"]
         amount = type_coerce(Deal.amount, BigInteger).label("amount")
         return select(Deal.id.label("record_id"), amount, *cols).where(where).subquery("facts")
     past = state_at("deal", as_of, [f for f in fields if f != "amount"] + ["amount"])
-    # Visibility is decided on the record as it is now (who may see it today).
-    visible = select(Deal.id).where(where)
-    return select(past).where(past.c.record_id.in_(visible)).subquery("facts")
+    # Visibility is decided on the record as it is now (who may see it today); whether it was
+    # archived, as it was then.
+    return select(past).where(past.c.record_id.in_(visible_now(ctx, "deal"))).subquery("facts")
 
 
 def pipeline(ctx: Ctx, *, as_of: datetime | None = None) -> Report:

@@ -13,6 +13,7 @@ from plumb.web.core import STATIC
 from plumb.web.imports import imports_router
 from plumb.web.merges import merges_router
 from plumb.web.records import records_router
+from plumb.web.reports import reports_router
 
 
 def install_web(app: FastAPI) -> None:
@@ -26,5 +27,6 @@ def install_web(app: FastAPI) -> None:
         imports_router(),
         bulk_router(),
         merges_router(),
+        reports_router(),
     ):
         app.include_router(router)
