@@ -97,15 +97,19 @@ def load(rt: Runtime, n: int) -> dict[str, Actor]:
     return actors
 
 
-def latency(rt: Runtime, actor: Actor, work: Callable[[Any], object], repeat: int) -> float:
-    """Median seconds of ``work(ctx)`` in a read transaction as ``actor``."""
-    times = []
+def latencies(
+    rt: Runtime, actors: dict[str, Actor], work: Callable[[Any], object], repeat: int
+) -> dict[str, float]:
+    """Median seconds of ``work(ctx)`` in a read transaction per actor. The actors take turns
+    within each round, so a busy machine slows all of them alike instead of whichever ran last."""
+    times: dict[str, list[float]] = {mode: [] for mode in actors}
     for _ in range(repeat):
-        with rt.reading(actor) as ctx:
-            began = time.perf_counter()
-            work(ctx)
-            times.append(time.perf_counter() - began)
-    return statistics.median(times)
+        for mode, actor in actors.items():
+            with rt.reading(actor) as ctx:
+                began = time.perf_counter()
+                work(ctx)
+                times[mode].append(time.perf_counter() - began)
+    return {mode: statistics.median(t) for mode, t in times.items()}
 
 
 def twentieth_page(ctx: Any) -> None:
@@ -148,12 +152,10 @@ def run(sizes: list[int], backends: list[str], repeat: int) -> None:
                     with rt.reading(actors["owner"]) as ctx:
                         page = queries.list_records(ctx, "contact", limit=50)
                         ids = [r.id for r in page.records]
-                    results: dict[str, dict[str, float]] = {}
-                    for mode in MODES:
-                        for name, work in workloads(ids).items():
-                            results.setdefault(name, {})[mode] = latency(
-                                rt, actors[mode], work, repeat
-                            )
+                    results = {
+                        name: latencies(rt, actors, work, repeat)
+                        for name, work in workloads(ids).items()
+                    }
                 finally:
                     rt.close()
             for name, by_mode in results.items():
