@@ -9,7 +9,10 @@ import yaml
 from fastapi.testclient import TestClient
 
 from plumb.access.offboarding import references
-from plumb.access.users import find_user
+from plumb.access.tokens import create_token, list_tokens, revoke_token
+from plumb.access.users import create_user, find_user, set_role
+from plumb.core.actor import Actor, ActorKind, Source
+from plumb.core.errors import PermissionDenied
 from plumb.core.settings import Settings
 from plumb.runtime import Runtime
 from plumb.workspace.loader import default_text
@@ -222,3 +225,36 @@ def test_deactivation_back_through_routing(
         (blank["id"], "routing.leads", "region")
     ]
     assert ok(api.get(f"/api/v1/tasks/{task['id']}"))["assignee_id"] == ids["mia"]
+
+
+def test_user_and_token_administration_needs_an_administrator(
+    team: dict[str, Any], rt: Runtime
+) -> None:
+    ids = team["ids"]
+    ray = Actor(
+        kind=ActorKind.USER, source=Source.API, label="ray", id=ids["ray"], user_id=ids["ray"]
+    )
+    with rt.transaction(operator()) as ctx:
+        rita_token = next(t.id for t in list_tokens(ctx) if t.user_id == ids["rita"])
+    refusals = {
+        "add a user": lambda ctx: create_user(ctx, email="eve@example.com", name="Eve"),
+        "change a user's role": lambda ctx: set_role(ctx, "ray@example.com", "admin"),
+        "issue a token for another user": lambda ctx: create_token(
+            ctx, find_user(ctx, "rita@example.com"), "mine now", ["read"]
+        ),
+        "revoke another user's token": lambda ctx: revoke_token(ctx, rita_token),
+    }
+    for what, attempt in refusals.items():
+        with (
+            pytest.raises(PermissionDenied, match=f"only an administrator may {what}"),
+            rt.transaction(ray) as ctx,
+        ):
+            attempt(ctx)
+    with rt.transaction(operator()) as ctx:  # nothing of it was written
+        assert find_user(ctx, "ray@example.com").role == "rep"
+        assert all(t.revoked_at is None for t in list_tokens(ctx) if t.user_id == ids["rita"])
+        assert [t.name for t in list_tokens(ctx) if t.user_id == ids["rita"]] == ["laptop"]
+    # a rep issues and revokes their own tokens
+    with rt.transaction(ray) as ctx:
+        own = create_token(ctx, find_user(ctx, "ray@example.com"), "own", ["read"])
+        assert revoke_token(ctx, own.token.id).revoked_at is not None

@@ -58,6 +58,24 @@ def may(ctx: Ctx, obj: str, action: str) -> bool:
     return allowed and _scope_allows(ctx, obj, action)
 
 
+def is_admin(ctx: Ctx) -> bool:
+    """An administrator of the workspace: the system, or a role that may ``administer`` every
+    object (``all: true``, or ``administer`` under ``"*"``), through a token (if any) scoped
+    ``admin``."""
+    role = role_of(ctx)
+    if role is not None and not (role.all or "administer" in role.actions("*")):
+        return False
+    return _scope_allows(ctx, "*", "administer")
+
+
+def require_admin(ctx: Ctx, what: str) -> None:
+    """Refuse with 403 unless the actor is an administrator; ``what`` names the refused act."""
+    if not is_admin(ctx):
+        raise PermissionDenied(
+            f"only an administrator may {what}", extra={"needs": "administer on every object"}
+        )
+
+
 def require_grant(ctx: Ctx, grant: str, *, obj: str, record_id: str | None = None) -> None:
     """Refuse unless the actor holds the named permission (``change_owner``, ...)."""
     if grant not in GRANTS:

@@ -146,7 +146,7 @@ def deactivate(
     from routing, with the leaver already out of every round-robin pool; a record routing
     cannot place keeps a recorded gap. What routing does not cover goes to ``to`` or the
     manager; without either, such references refuse the deactivation."""
-    authz.require(ctx, "contact", "administer")
+    authz.require_admin(ctx, "deactivate a user")
     user = find_user(ctx, ref)
     if not user.active:
         raise Conflict(f"{user.email} is already deactivated", object="user", record_id=user.id)

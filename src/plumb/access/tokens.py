@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 
+from plumb.access import authz
 from plumb.core.actor import Actor, ActorKind, Source
 from plumb.core.context import Ctx
 from plumb.core.errors import FieldIssue, NotAuthenticated, NotFound, ValidationFailed
@@ -43,6 +44,10 @@ def _digest(secret: str) -> str:
 
 
 def create_token(ctx: Ctx, user: User, name: str, scopes: list[str]) -> IssuedToken:
+    """A new API token of ``user`` (its rights: the user's role, narrowed by ``scopes``). Users
+    issue their own; only an administrator issues one for somebody else."""
+    if ctx.actor.user_id != user.id:
+        authz.require_admin(ctx, "issue a token for another user")
     scopes = sorted(set(scopes or ["read", "write"]))
     bad = [s for s in scopes if s not in valid_scopes()]
     if bad:
@@ -81,6 +86,8 @@ def revoke_token(ctx: Ctx, token_id: str) -> ApiToken:
     token = ctx.session.get(ApiToken, token_id.strip().upper())
     if token is None:
         raise NotFound(f"no token {token_id}", object="token", record_id=token_id)
+    if ctx.actor.user_id != token.user_id:
+        authz.require_admin(ctx, "revoke another user's token")
     if token.revoked_at is None:
         now = ctx.now()
         ctx.session.execute(update(ApiToken).where(ApiToken.id == token.id).values(revoked_at=now))

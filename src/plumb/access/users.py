@@ -85,6 +85,7 @@ def create_user(
     manager: str | None = None,
     password_hash: str | None = None,
 ) -> User:
+    authz.require_admin(ctx, "add a user")
     try:
         email = std.email(email).lower()
     except std.Unstandardizable as exc:
@@ -166,7 +167,7 @@ def update_user(ctx: Ctx, user: User, **values: Any) -> User:
 
 def set_role(ctx: Ctx, ref: str, role: str) -> User:
     """Give a user another role from the workspace; recorded in history."""
-    authz.require(ctx, "contact", "administer")
+    authz.require_admin(ctx, "change a user's role")
     user = find_user(ctx, ref)
     _check_role(ctx, role, f"the role of {user.email} was not changed")
     return update_user(ctx, user, role=role)
@@ -175,7 +176,7 @@ def set_role(ctx: Ctx, ref: str, role: str) -> User:
 def set_password(ctx: Ctx, ref: str, password: str) -> User:
     """Set a user's password (Argon2id) and sign them out of every session."""
     if ctx.actor.user_id is not None and ctx.actor.user_id != find_user(ctx, ref).id:
-        authz.require(ctx, "contact", "administer")
+        authz.require_admin(ctx, "set another user's password")
     user = find_user(ctx, ref)
     user = update_user(ctx, user, password_hash=hash_password(password, email=user.email))
     revoke_sessions(ctx, user.id)

@@ -102,7 +102,7 @@ def _meta_router() -> APIRouter:
     @router.get("/api/v1/audit/verify", summary="Verify the change log's hash chain")
     def audit_verify(request: Request) -> JSONResponse:
         with transaction(request, write=False) as ctx:
-            authz.require(ctx, "contact", "administer")
+            authz.require_admin(ctx, "verify the change log")
             report = verify(ctx.session)
         body: dict[str, Any] = {
             "ok": report.ok,

@@ -99,5 +99,5 @@ ADMIN_TYPES = ("user", "team", "token", "workspace")
 
 def admin_history(ctx: Ctx, record_type: str, record_id: str) -> list[dict[str, Any]]:
     """Every entry about a user, team, token or the workspace definition (administrators)."""
-    authz.require(ctx, "contact", "administer")
+    authz.require_admin(ctx, "read the history of users, teams, tokens and the workspace")
     return [entry_json(e) for e in record_entries(ctx, record_type, record_id.strip().upper())]

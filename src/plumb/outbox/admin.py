@@ -17,7 +17,7 @@ STATUSES = ("pending", "delivered", "dead")
 
 
 def _require_admin(ctx: Ctx) -> None:
-    authz.require(ctx, "contact", "administer")
+    authz.require_admin(ctx, "read or replay the outbox")
 
 
 def message_json(message: OutboxMessage) -> dict[str, Any]:
