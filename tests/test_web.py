@@ -379,3 +379,68 @@ def test_bulk_set_a_field_with_a_preview_then_undo(page: Any, rt: Runtime) -> No
     assert "left as it is" in page.locator(".entry.refused").inner_text()
     page.goto("/contacts?lead_source=website")
     assert page.locator("table.list tbody tr").count() == 1
+
+
+def test_duplicates_queue_explains_a_pair_then_not_a_duplicate_and_merge(
+    page: Any, rt: Runtime
+) -> None:
+    from plumb.identity import queue
+    from plumb.models import MatchDecision
+
+    ada = person(rt, "ada.web@example.com")
+    flagging = Actor(ActorKind.USER, Source.API, ada.label, ada.id, ada.user_id, ada.role)
+    with rt.transaction(flagging) as ctx:  # API writes flag likely duplicates into the queue
+        jon = ops.create(
+            ctx, "contact", {"first_name": "Jon", "last_name": "Smith", "emails": ["js@x.example"]}
+        )
+        john = ops.create(
+            ctx, "contact", {"first_name": "John", "last_name": "Smith", "emails": ["js@x.example"]}
+        )
+        mary = ops.create(
+            ctx, "contact", {"first_name": "Mary", "last_name": "Major", "emails": ["m@y.example"]}
+        )
+        marie = ops.create(
+            ctx, "contact", {"first_name": "Marie", "last_name": "Major", "emails": ["m@y.example"]}
+        )
+    first = "-".join(sorted((jon.id, john.id)))
+    second = "-".join(sorted((mary.id, marie.id)))
+
+    sign_in(page)
+    tile = page.get_by_role("link", name=re.compile("likely duplicate contacts to review"))
+    assert tile.inner_text().startswith("2")
+    tile.click()
+    page.wait_for_url("**/duplicates/contacts")
+    assert page.get_by_role("heading", level=2, name="2 pairs to review").count() == 1
+    pair = page.locator(f"#pair-{first}")
+    assert "Jon Smith" in pair.inner_text() and "John Smith" in pair.inner_text()
+    explained = pair.get_by_test_id("explanation").locator("tbody tr")
+    rows = {
+        r.locator("th").inner_text(): r.locator("td").all_inner_texts() for r in explained.all()
+    }
+    assert rows["E-mail addresses"][:3] == ["js@x.example", "js@x.example", "exact"]
+    assert float(rows["E-mail addresses"][3]) > 0
+    assert sorted(rows["First name"][:2]) == ["John", "Jon"] and rows["First name"][2] != "exact"
+    weights = sum(float(r[3]) for r in rows.values())
+    assert abs(weights - float(pair.get_by_test_id("score").inner_text())) < 0.2
+
+    pair.get_by_role("button", name=re.compile("^Not a duplicate")).click()
+    page.wait_for_url(re.compile(r"/duplicates/contacts\?done="))
+    assert "are not duplicates" in page.get_by_role("status").inner_text()
+    assert page.locator(f"#pair-{first}").count() == 0
+    assert page.get_by_test_id("pair").count() == 1
+    with rt.reading(ada) as ctx:
+        assert queue.listing(ctx, "contact")[1] == 1
+        decided = ctx.session.query(MatchDecision).one()
+        assert (decided.record_a, decided.record_b, decided.decision) == (
+            *sorted((jon.id, john.id)),
+            "distinct",
+        )
+
+    page.locator(f"#pair-{second}").get_by_role(
+        "link", name=re.compile("^Compare and merge")
+    ).click()
+    page.get_by_test_id("merge-table").wait_for()
+    page.get_by_role("button", name=re.compile("^Merge into")).click()
+    page.wait_for_url(re.compile(r"/merges\?done="))
+    page.goto("/duplicates/contacts")
+    assert "No likely duplicates to review." in page.get_by_test_id("pairs").inner_text()

@@ -13,10 +13,13 @@ from plumb.access.sessions import COOKIE, cookie_options, session_actor, sign_in
 from plumb.automation.gaps import list_gaps
 from plumb.core.actor import Source, system_actor
 from plumb.core.errors import NotAuthenticated, PlumbError, TooManyAttempts
+from plumb.identity import queue
 from plumb.records import queries
 from plumb.web import lookups
 from plumb.web.core import PageRoute, form_of, page_tx, redirect, render, runtime_of, text
+from plumb.web.duplicates import matched_objects
 from plumb.web.views import record_href, record_label
+from plumb.workspace.standard import PLURALS
 
 
 def _safe_next(target: str) -> str:
@@ -148,8 +151,7 @@ def auth_router() -> APIRouter:
                     "href": record_href(g.record_type, g.record_id),
                     "record": f"{g.record_type} {g.record_id}",
                 }
-                for g in list_gaps(ctx)
-                if g.assignee in (me, page.user.email)
+                for g in list_gaps(ctx, assignees=(me, page.user.email))
             ]
             quality = []
             if page.may("contact", "view"):
@@ -183,8 +185,16 @@ def auth_router() -> APIRouter:
                             f"/deals?owner_id={me}&close_date.null=1",
                         )
                     )
-            my_gaps = sum(1 for g in list_gaps(ctx) if g.assignee in (me, page.user.email))
-            quality.append(("open gaps assigned to you", my_gaps, "/gaps?mine=1"))
+            quality.append(("open gaps assigned to you", len(gaps), "/gaps?mine=1"))
+            for obj in matched_objects(ctx):
+                _, pairs = queue.listing(ctx, obj, limit=1)
+                quality.append(
+                    (
+                        f"likely duplicate {PLURALS[obj]} to review",
+                        pairs,
+                        f"/duplicates/{PLURALS[obj]}",
+                    )
+                )
             return render(
                 request, "home.html", page, tasks=tasks, deals=deals, gaps=gaps, quality=quality
             )
