@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from plumb.access.users import find_user
 from plumb.api.app import create_app
 from plumb.core.actor import Actor, ActorKind, Source
+from plumb.core.clock import FixedClock
 from plumb.records import operations as ops
 from plumb.runtime import Runtime
 from tests.conftest import Admin, operator
@@ -148,3 +149,45 @@ def test_the_timeline_marks_each_entry_with_its_source(
     sources = re.findall(r'class="source source-(\w+)"', html)
     assert sorted(set(sources)) == ["cli", "email", "ui"]
     assert "Re: pricing" in html and "Met at the fair" in html
+
+
+def test_only_open_deals_are_marked_stale_on_the_board(
+    rt: Runtime, clock: FixedClock, ada: tuple[TestClient, str]
+) -> None:
+    client, _ = ada
+    values = {"pipeline": "sales", "amount": "100", "close_date": "2026-05-01"}
+    clock.advance(days=-45)  # the deals enter their stages 45 days ago
+    with rt.transaction(actor_for(rt, "ada.web@example.com")) as ctx:
+        made = {
+            stage: ops.create(ctx, "deal", {**values, "name": f"Old {stage}", "stage": stage}).id
+            for stage in ("negotiation", "closed_won", "closed_lost")
+        }
+    clock.advance(days=45)
+    html = client.get("/pipeline/sales").text
+    cards = {
+        ident: html.split(f'id="deal-{ident}"')[1].split("</li>")[0] for ident in made.values()
+    }
+    assert "Stale: in this stage since" in cards[made["negotiation"]]
+    assert "Stale" not in cards[made["closed_won"]]
+    assert "Stale" not in cards[made["closed_lost"]]
+    assert html.count('class="card stale"') == 1
+
+
+def test_home_counts_only_my_gaps_and_my_likely_duplicates(
+    rt: Runtime, ada: tuple[TestClient, str]
+) -> None:
+    client, _ = ada
+    ada_actor = actor_for(rt, "ada.web@example.com")
+    api = Actor(
+        ActorKind.USER, Source.API, ada_actor.label, ada_actor.id, ada_actor.user_id, ada_actor.role
+    )
+    with rt.transaction(api) as ctx:  # flagged at entry: one pair in the review queue
+        for first in ("Jon", "John"):
+            ops.create(
+                ctx,
+                "contact",
+                {"first_name": first, "last_name": "Smith", "emails": ["js@x.example"]},
+            )
+    html = client.get("/").text
+    assert re.search(r"<strong>1</strong> likely duplicate contacts to review", html)
+    assert re.search(r"<strong>0</strong> open gaps assigned to you", html)

@@ -20,14 +20,18 @@ from plumb.web import lookups
 from plumb.web.core import Page, PageRoute, form_of, page_tx, redirect, render, text
 from plumb.web.forms import field_errors, field_values, version_of
 from plumb.web.views import field_views, record_label, references
+from plumb.workspace.schema import Stage
 
 CARDS_PER_STAGE = 50
 STALE_IN_STAGE = timedelta(days=30)
 STALE_NO_ACTIVITY = timedelta(days=14)
 
 
-def _stale(page: Page, snap: dict[str, Any]) -> str | None:
-    """Why a deal looks stale (long in its stage, or no recent activity), or None."""
+def _stale(page: Page, snap: dict[str, Any], stage: Stage) -> str | None:
+    """Why an open deal looks stale (long in its stage, or no recent activity), or None.
+    A deal closed won or lost is done, not stale."""
+    if stage.outcome != "open":
+        return None
     now = page.ctx.now()
     entered = snap.get("stage_entered_at")
     if entered and now - parse_datetime(entered) > STALE_IN_STAGE:
@@ -82,7 +86,7 @@ def board_page(
                         "currency": s.get("currency"),
                         "owner": users.get(s.get("owner_id") or "", ""),
                         "close_date": s.get("close_date"),
-                        "stale": _stale(page, s),
+                        "stale": _stale(page, s, stage),
                     }
                     for s in snaps
                 ],
