@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from plumb.access.users import find_user
 from plumb.api.app import create_app
 from plumb.core.actor import Actor, ActorKind, Source
-from plumb.core.clock import FixedClock
+from plumb.core.clock import FixedClock, isoformat
 from plumb.records import operations as ops
 from plumb.runtime import Runtime
 from tests.conftest import Admin, operator
@@ -191,3 +191,32 @@ def test_home_counts_only_my_gaps_and_my_likely_duplicates(
     html = client.get("/").text
     assert re.search(r"<strong>1</strong> likely duplicate contacts to review", html)
     assert re.search(r"<strong>0</strong> open gaps assigned to you", html)
+
+
+def test_timeline_entries_at_the_same_moment_come_newest_first_every_time(
+    rt: Runtime, ada: tuple[TestClient, str]
+) -> None:
+    client, _ = ada
+    with rt.transaction(actor_for(rt, "ada.web@example.com")) as ctx:  # the clock stands still
+        contact = ops.create(ctx, "contact", {"first_name": "Tia", "job_title": "A"})
+        for title in ("B", "C", "D"):
+            ops.update(ctx, "contact", contact, {"job_title": title})
+        at = isoformat(ctx.now())
+        for subject in ("first", "second", "third"):
+            ops.create(
+                ctx,
+                "activity",
+                {
+                    "type": "note",
+                    "subject": subject,
+                    "occurred_at": at,
+                    "links": [{"type": "contact", "id": contact.id}],
+                },
+            )
+    seen = set()
+    for _ in range(3):
+        html = client.get(f"/contacts/{contact.id}").text
+        timeline = html.split('class="timeline"')[1].split("</ol>")[0]
+        order = re.findall(r"<del>(\w)</del> → <ins>(\w)</ins>|Note</strong>: (\w+)", timeline)
+        seen.add(tuple("".join(m) for m in order))
+    assert seen == {("third", "second", "first", "CD", "BC", "AB")}

@@ -70,19 +70,19 @@ def stage_totals(ctx: Ctx, pipeline: str) -> dict[str, tuple[int, dict[str, Deci
     }
 
 
-def creation_sources(ctx: Ctx, obj: str, ids: list[str]) -> dict[str, str]:
-    """Record id -> the source of the change that created it (an activity logged by a person,
-    captured from e-mail, written by a rule...)."""
+def creations(ctx: Ctx, obj: str, ids: list[str]) -> dict[str, tuple[str, int]]:
+    """Record id -> (the source of the change that created it: an activity logged by a person,
+    captured from e-mail, written by a rule...; that change-log entry's sequence number)."""
     if not ids:
         return {}
     rows = ctx.session.execute(
-        select(ChangeEntry.record_id, ChangeEntry.source).where(
+        select(ChangeEntry.record_id, ChangeEntry.source, ChangeEntry.id).where(
             ChangeEntry.record_type == obj,
             ChangeEntry.action == "create",
             ChangeEntry.record_id.in_(ids),
         )
     )
-    return {record_id: source for record_id, source in rows}
+    return {record_id: (source, seq) for record_id, source, seq in rows}
 
 
 def redacted(ctx: Ctx, obj: str, snap: dict[str, Any]) -> dict[str, Any]:
