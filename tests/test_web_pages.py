@@ -220,3 +220,26 @@ def test_timeline_entries_at_the_same_moment_come_newest_first_every_time(
         order = re.findall(r"<del>(\w)</del> → <ins>(\w)</ins>|Note</strong>: (\w+)", timeline)
         seen.add(tuple("".join(m) for m in order))
     assert seen == {("third", "second", "first", "CD", "BC", "AB")}
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(rt: Runtime, admin: Admin) -> None:
+    add_person(rt, "ada.web@example.com", "Ada Lovelace", "admin")
+    form = {"email": "ada.web@example.com", "password": PASSWORD, "next": "/"}
+    with TestClient(create_app(rt), base_url="https://testserver") as client:
+        for header in (
+            {"Origin": "https://evil.example"},
+            {"Referer": "https://evil.example/login-trap"},
+            {"Origin": "http://testserver"},  # same host, another scheme: another origin
+        ):
+            refused = client.post("/login", data=form, headers=header, follow_redirects=False)
+            assert refused.status_code == 403, header
+            assert "from another site" in refused.text
+            assert "plumb_session" not in refused.cookies
+        for header in (
+            {"Origin": "https://testserver"},
+            {"Referer": "https://testserver/login?next=/"},
+            {},  # a client that sends neither (curl, scripts)
+        ):
+            signed = client.post("/login", data=form, headers=header, follow_redirects=False)
+            assert signed.status_code == 303, header
+            assert signed.cookies.get("plumb_session")
