@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -243,3 +245,38 @@ def test_a_sign_in_posted_from_another_site_is_refused(rt: Runtime, admin: Admin
             signed = client.post("/login", data=form, headers=header, follow_redirects=False)
             assert signed.status_code == 303, header
             assert signed.cookies.get("plumb_session")
+
+
+def test_uploads_are_removed_when_cancelled_and_when_abandoned(
+    rt: Runtime, ada: tuple[TestClient, str]
+) -> None:
+    from plumb.web.imports import UPLOADS
+
+    client, csrf = ada
+    abandoned = UPLOADS / f"abandoned-{os.getpid()}-{time.monotonic_ns()}"
+    abandoned.mkdir(parents=True, exist_ok=True)
+    (abandoned / "old.csv").write_text("First Name\nOld\n", "utf-8")
+    seven_hours_ago = time.time() - 7 * 3600
+    os.utime(abandoned, (seven_hours_ago, seven_hours_ago))
+    recent = UPLOADS / f"recent-{os.getpid()}-{time.monotonic_ns()}"
+    recent.mkdir(parents=True, exist_ok=True)
+
+    review = client.post(
+        "/import",
+        data={"csrf_token": csrf, "object": "contact"},
+        files={"file": ("people.csv", b"First Name,Email\nAnn,ann@example.com\n", "text/csv")},
+    )
+    assert review.status_code == 200, review.text
+    assert not abandoned.exists()  # older than STALE_UPLOAD: removed by the next upload
+    assert recent.exists()
+    recent.rmdir()
+    match = re.search(r'action="/import/([^/"]+)/cancel"', review.text)
+    assert match is not None
+    upload = UPLOADS / match.group(1)
+    assert (upload / "people.csv").exists()
+    cancelled = client.post(
+        f"/import/{match.group(1)}/cancel", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert cancelled.status_code == 303
+    assert not upload.exists()
+    assert client.get(f"/import/{match.group(1)}").status_code == 404
