@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from plumb.access import authz
@@ -23,6 +23,7 @@ from plumb.models import ActivityLink, DealContact, RecordAlias
 from plumb.models.base import RecordMixin
 from plumb.records.fields import Field, ObjectSchema, schema_for, to_json
 from plumb.records.rows import META_KEYS, load_links, model_for, snapshot
+from plumb.records.search import search_clause
 from plumb.workspace.standard import OBJECTS, FieldType
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "null")
@@ -374,7 +375,8 @@ def list_records(
     for flt in filters:
         stmt = stmt.where(_condition(ctx.session, sch, model, flt))
     if search:
-        stmt = stmt.where(search_clause(obj, model, search, hidden))
+        dialect = ctx.session.get_bind().dialect.name
+        stmt = stmt.where(search_clause(obj, model, search, hidden, dialect=dialect))
     total = None
     if count:
         total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
@@ -472,25 +474,3 @@ def _refuse_hidden(
             object=sch.object,
             issues=[FieldIssue(n, "filter", f"{sch.object} has no field {n!r}") for n in denied],
         )
-
-
-def search_clause(
-    obj: str, model: type[RecordMixin], text: str, hidden: frozenset[str] = frozenset()
-) -> ColumnElement[bool]:
-    """A simple case-insensitive match on the fields people search by (and may see)."""
-    needle = text.strip().lower()
-    if not needle:
-        return true()
-    names = {
-        "contact": ("first_name", "last_name", "email", "job_title"),
-        "company": ("name", "domain"),
-        "deal": ("name",),
-        "case": ("subject",),
-        "task": ("title",),
-        "activity": ("subject",),
-    }[obj]
-    visible_names = [n for n in names if n not in hidden]
-    return or_(
-        false(),
-        *[func.lower(getattr(model, n)).contains(needle, autoescape=True) for n in visible_names],
-    )
