@@ -74,6 +74,16 @@ def test_board_totals_count_amount_and_weight_per_stage(
     assert "3 deals" in column  # amounts in different currencies are never added up
     assert "<li>500.00 EUR · weighted 375.00 EUR</li>" in column
     assert "<li>3,000.50 USD · weighted 2,250.38 USD</li>" in column
+    with rt.transaction(actor_for(rt, "ada.web@example.com")) as ctx:
+        won = {**{"pipeline": "sales", "close_date": "2026-05-01"}, "stage": "closed_won"}
+        ops.create(ctx, "deal", {**won, "name": "Won", "amount": "9000", "currency": "USD"})
+    board = client.get("/pipeline/sales").text
+    head = board.split('data-testid="open-totals">')[1].split("</p>")[0]
+    text = re.sub(r"<[^>]+>", "", head)  # the open pipeline only: the won deal is not in it
+    assert text == "Open: 500.00 EUR weighted 375.00 EUR · 3,000.50 USD weighted 2,250.38 USD"
+    listed = client.get("/deals?q=e").text  # "One" and "Drei": per currency
+    line = listed.split('data-testid="amount-totals">')[1].split("</p>")[0]
+    assert re.sub(r"<[^>]+>", "", line) == "Amount, all pages: 500.00 EUR (1) · 1,000.50 USD (1)"
 
 
 def test_a_form_without_the_csrf_token_changes_nothing(

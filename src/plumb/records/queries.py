@@ -350,6 +350,34 @@ def _decode_cursor(cursor: str) -> list[Any]:
     return data
 
 
+def filtered(
+    ctx: Ctx,
+    obj: str,
+    *,
+    filters: list[Filter] | None = None,
+    include_archived: bool = False,
+    search: str | None = None,
+    sort: str | None = None,
+) -> Select[Any]:
+    """The records a list shows, before sorting and paging: visible to the actor, live unless
+    asked, filtered and searched (a hidden field can be neither filtered nor sorted on)."""
+    authz.require(ctx, obj, "view")
+    sch = schema(ctx, obj)
+    model = model_for(obj)
+    hidden = authz.hidden_fields(ctx, obj)
+    _refuse_hidden(sch, hidden, [f.field for f in filters or []], sort)
+    stmt = _visible(ctx, obj, select(model))
+    filters = filters or []
+    if not include_archived and not any(f.field == "archived" for f in filters):
+        stmt = stmt.where(model.archived == false())
+    for flt in filters:
+        stmt = stmt.where(_condition(ctx.session, sch, model, flt))
+    if search:
+        dialect = ctx.session.get_bind().dialect.name
+        stmt = stmt.where(search_clause(obj, model, search, hidden, dialect=dialect))
+    return stmt
+
+
 def list_records(
     ctx: Ctx,
     obj: str,
@@ -362,21 +390,12 @@ def list_records(
     count: bool = False,
     search: str | None = None,
 ) -> Page:
-    authz.require(ctx, obj, "view")
     sch = schema(ctx, obj)
     model = model_for(obj)
     limit = max(1, min(limit, MAX_LIMIT))
-    hidden = authz.hidden_fields(ctx, obj)
-    _refuse_hidden(sch, hidden, [f.field for f in filters or []], sort)
-    stmt = _visible(ctx, obj, select(model))
-    filters = filters or []
-    if not include_archived and not any(f.field == "archived" for f in filters):
-        stmt = stmt.where(model.archived == false())
-    for flt in filters:
-        stmt = stmt.where(_condition(ctx.session, sch, model, flt))
-    if search:
-        dialect = ctx.session.get_bind().dialect.name
-        stmt = stmt.where(search_clause(obj, model, search, hidden, dialect=dialect))
+    stmt = filtered(
+        ctx, obj, filters=filters, include_archived=include_archived, search=search, sort=sort
+    )
     total = None
     if count:
         total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

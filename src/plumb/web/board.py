@@ -92,11 +92,19 @@ def board_page(
                 ],
             }
         )
+    open_totals: dict[str, list[Decimal]] = {}
+    for col in columns:
+        if col["stage"].outcome == "open":
+            for cur, amount, weighted in col["amounts"] or []:
+                sums = open_totals.setdefault(cur, [Decimal(0), Decimal(0)])
+                sums[0] += amount
+                sums[1] += weighted
     return render(
         request,
         "board.html",
         page,
         status=status,
+        open_totals=sorted(open_totals.items()),
         pipe=pipe,
         pipelines=ws.pipelines_for("deal"),
         columns=columns,

@@ -134,10 +134,15 @@ def _list_page(request: Request, obj: str) -> Response:
                 search=params.get("q") or None,
                 count=params.get("count") == "1",
             )
+            totals = (
+                lookups.amount_totals(ctx, filters, params.get("q") or None)
+                if obj == "deal"
+                else None
+            )
         except PlumbError as exc:
             if isinstance(exc, NotAuthenticated):
                 raise
-            error, result = exc, queries.Page([], None)
+            error, result, totals = exc, queries.Page([], None), None
         snaps = [lookups.redacted(ctx, obj, s) for s in queries.snapshots(ctx, obj, result.records)]
         users = lookups.user_names(ctx)
         labels = lookups.labels_for(ctx, references(sch, snaps))
@@ -193,6 +198,7 @@ def _list_page(request: Request, obj: str) -> Response:
             next_url=next_url,
             first_url=f"?{urlencode(keep)}" if params.get("cursor") else None,
             total=result.total,
+            amount_totals=totals,
             error=error,
             q=params.get("q", ""),
             sort=sort,
