@@ -405,11 +405,19 @@ def test_duplicates_queue_explains_a_pair_then_not_a_duplicate_and_merge(
     ada = person(rt, "ada.web@example.com")
     flagging = Actor(ActorKind.USER, Source.API, ada.label, ada.id, ada.user_id, ada.role)
     with rt.transaction(flagging) as ctx:  # API writes flag likely duplicates into the queue
-        jon = ops.create(
-            ctx, "contact", {"first_name": "Jon", "last_name": "Smith", "emails": ["js@x.example"]}
-        )
-        john = ops.create(
-            ctx, "contact", {"first_name": "John", "last_name": "Smith", "emails": ["js@x.example"]}
+        acme = ops.create(ctx, "company", {"name": "Acme Tools"})
+        jon, john = (
+            ops.create(
+                ctx,
+                "contact",
+                {
+                    "first_name": first,
+                    "last_name": "Smith",
+                    "emails": ["js@x.example"],
+                    "company_id": acme.id,
+                },
+            )
+            for first in ("Jon", "John")
         )
         mary = ops.create(
             ctx, "contact", {"first_name": "Mary", "last_name": "Major", "emails": ["m@y.example"]}
@@ -435,6 +443,7 @@ def test_duplicates_queue_explains_a_pair_then_not_a_duplicate_and_merge(
     assert rows["E-mail addresses"][:3] == ["js@x.example", "js@x.example", "exact"]
     assert float(rows["E-mail addresses"][3]) > 0
     assert sorted(rows["First name"][:2]) == ["John", "Jon"] and rows["First name"][2] != "exact"
+    assert rows["Primary company"][:3] == ["Acme Tools", "Acme Tools", "exact"]  # names, not ids
     weights = sum(float(r[3]) for r in rows.values())
     assert abs(weights - float(pair.get_by_test_id("score").inner_text())) < 0.2
 

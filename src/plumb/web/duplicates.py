@@ -23,7 +23,7 @@ from plumb.identity.plan import Plan, plan_for
 from plumb.records import queries
 from plumb.web import lookups
 from plumb.web.core import Page, PageRoute, form_of, page_tx, redirect, render, text
-from plumb.workspace.standard import PLURALS, SINGULARS
+from plumb.workspace.standard import PLURALS, SINGULARS, FieldType
 from plumb.workspace.survivorship import MERGEABLE
 
 PAGE_SIZE = 25
@@ -56,13 +56,41 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _explained(ctx: Ctx, obj: str, explanation: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _references(ctx: Ctx, obj: str, pairs: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Object -> ids compared in reference fields (a contact's company), to show their names."""
+    sch = queries.schema(ctx, obj)
+    out: dict[str, set[str]] = {}
+    for pair in pairs:
+        for item in pair["explanation"]:
+            spec = sch.fields.get(item["field"])
+            if spec is not None and spec.type == FieldType.RECORD and spec.target:
+                out.setdefault(spec.target, set()).update(
+                    str(v) for v in (item.get("a"), item.get("b")) if v
+                )
+    return out
+
+
+def _explained(
+    ctx: Ctx,
+    obj: str,
+    explanation: list[dict[str, Any]],
+    labels: dict[tuple[str, str], str],
+) -> list[dict[str, Any]]:
     """Each field of an explanation as a row: label, level, both values, signed weight."""
     sch = queries.schema(ctx, obj)
     rows = []
     for item in explanation:
         spec = sch.fields.get(item["field"])
         weight = float(item.get("weight") or 0.0)
+        if spec is not None and spec.type == FieldType.RECORD and spec.target:
+            item = {
+                **item,
+                **{
+                    side: labels.get((spec.target, str(item[side])), item[side])
+                    for side in ("a", "b")
+                    if item.get(side)
+                },
+            }
         rows.append(
             {
                 "field": item["field"],
@@ -91,13 +119,15 @@ def queue_page(request: Request, page: Page, plural: str) -> Response:
     groups = {k: v for k, v in queue.clusters(ctx, obj).items() if len(v) > 2}
     ids = {p["record_a"] for p in pairs} | {p["record_b"] for p in pairs}
     ids.update(i for members in groups.values() for i in members)
-    labels = lookups.labels_for(ctx, {obj: ids})
+    wanted = _references(ctx, obj, pairs)
+    wanted.setdefault(obj, set()).update(ids)
+    labels = lookups.labels_for(ctx, wanted)
     items = [
         {
             **p,
             "label_a": labels.get((obj, p["record_a"]), p["record_a"]),
             "label_b": labels.get((obj, p["record_b"]), p["record_b"]),
-            "rows": _explained(ctx, obj, p["explanation"]),
+            "rows": _explained(ctx, obj, p["explanation"], labels),
             "merge_url": f"/merge/{plural}?"
             + urlencode([("ids", p["record_a"]), ("ids", p["record_b"])]),
         }
