@@ -8,7 +8,9 @@ answer. A needle shorter than three characters has no trigram: it is matched wit
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, func, literal_column, or_, select, text, true
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, func, literal_column, or_, select, text, true
 
 from plumb.models.base import RecordMixin
 
@@ -54,10 +56,11 @@ def search_clause(
         return false()
     if dialect != "sqlite" or len(needle) < TRIGRAM:
         return _like(model, names, needle)
-    fts = literal_column(f"{model.__tablename__}_search")
-    matched = (
+    table = str(model.__table__.name)  # type: ignore[attr-defined]
+    fts: ColumnElement[Any] = literal_column(f"{table}_search")
+    matched: Select[Any] = (
         select(literal_column("rowid"))
-        .select_from(text(f"{model.__tablename__}_search"))
+        .select_from(text(f"{table}_search"))
         .where(fts.op("MATCH")(_fts_query(names, needle)))
     )
-    return literal_column(f"{model.__tablename__}.rowid").in_(matched)
+    return literal_column(f"{table}.rowid").in_(matched)

@@ -60,6 +60,8 @@ def board_page(
     totals = lookups.stage_totals(ctx, pipe.key)
     users = lookups.user_names(ctx)
     columns = []
+    # Currency -> [amount, weighted amount] over the open stages (never across currencies).
+    open_totals: dict[str, list[Decimal]] = {}
     for stage in pipe.stages:
         filters = queries.parse_filters(sch, [("pipeline", pipe.key), ("stage", stage.key)])
         found = queries.list_records(
@@ -71,6 +73,10 @@ def board_page(
         count, amounts = totals.get(stage.key, (0, {}))
         probability = Decimal(str(stage.probability if stage.probability is not None else 0.0))
         amount = None if amounts is None else [(c, a, a * probability) for c, a in amounts.items()]
+        for cur, total, weighted in amount if amount and stage.outcome == "open" else []:
+            sums = open_totals.setdefault(cur, [Decimal(0), Decimal(0)])
+            sums[0] += total
+            sums[1] += weighted
         columns.append(
             {
                 "stage": stage,
@@ -92,13 +98,6 @@ def board_page(
                 ],
             }
         )
-    open_totals: dict[str, list[Decimal]] = {}
-    for col in columns:
-        if col["stage"].outcome == "open":
-            for cur, amount, weighted in col["amounts"] or []:
-                sums = open_totals.setdefault(cur, [Decimal(0), Decimal(0)])
-                sums[0] += amount
-                sums[1] += weighted
     return render(
         request,
         "board.html",

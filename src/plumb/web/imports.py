@@ -93,7 +93,7 @@ def remove_files(upload: Upload) -> None:
 def sweep_stale(now: float | None = None) -> list[str]:
     """Remove the folders of uploads older than ``STALE_UPLOAD`` with no import running."""
     limit = (time.time() if now is None else now) - STALE_UPLOAD.total_seconds()
-    removed = []
+    removed: list[str] = []
     if not UPLOADS.is_dir():
         return removed
     for folder in UPLOADS.iterdir():
