@@ -92,7 +92,10 @@ def main() -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for width, height in WIDTHS.items():
-                for who, pages in ((rep_email, shots), (ADMIN_EMAIL, {"admin": "/admin"})):
+                for who, pages in (
+                    (rep_email, shots),
+                    (ADMIN_EMAIL, {"admin": "/admin", "duplicates": "/duplicates/contacts"}),
+                ):
                     context = browser.new_context(viewport={"width": width, "height": height})
                     page = context.new_page()
                     page.goto(f"{base}/login")

@@ -207,6 +207,13 @@ def test_demo_loads_dirty_realistic_data(cli: Cli) -> None:
         "--json",
     ).json()
     assert deals["total"] > 0  # stale deals with a close date in the past
+    logged = {}  # e-mails come in through e-mail capture, the rest a rep logs by hand
+    for kind in ("email", "call"):
+        found = cli("activities", "list", "--where", f"type={kind}", "--limit", "1", "--json")
+        first = found.json()["data"][0]
+        logged[kind] = cli("history", "activity", first["id"], "--json").json()[0]
+    assert (logged["email"]["source"], logged["email"]["actor"]["kind"]) == ("email", "integration")
+    assert (logged["call"]["source"], logged["call"]["actor"]["kind"]) == ("ui", "user")
     assert cli("audit", "verify", "--json").json()["ok"] is True
     again = cli("demo", "--contacts", "10", expect=1)
     assert "already holds" in again.stderr

@@ -20,6 +20,7 @@ from plumb.core.actor import Actor, ActorKind, Source
 from plumb.core.settings import Settings
 from plumb.records import operations as ops
 from plumb.runtime import Runtime
+from plumb.web.imports import UPLOADS
 from plumb.workspace.loader import default_text
 from tests.conftest import Admin
 from tests.web_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, add_person, require_chromium, serve
@@ -241,10 +242,10 @@ def test_an_import_with_a_bad_row_gives_an_error_file_and_can_be_undone(
 ) -> None:
     source = tmp_path / "people.csv"
     source.write_text(
-        "First Name,Last Name,Email,Phone\n"
-        "Ann,Alder,ann@example.com,+1 415 555 0101\n"
-        "Bob,Birch,not-an-address,+1 415 555 0102\n"
-        "Cy,Cedar,cy@example.com,+1 415 555 0103\n",
+        "First Name,Last Name,Email,Phone,Role in firm\n"
+        "Ann,Alder,ann@example.com,+1 415 555 0101,Buyer\n"
+        "Bob,Birch,not-an-address,+1 415 555 0102,Owner\n"
+        "Cy,Cedar,cy@example.com,+1 415 555 0103,CFO\n",
         "utf-8",
     )
     sign_in(page, start="/import")
@@ -253,10 +254,21 @@ def test_an_import_with_a_bad_row_gives_an_error_file_and_can_be_undone(
     page.get_by_role("button", name="Upload and check").click()
     dry = page.get_by_test_id("dry-run").inner_text()
     assert "2 new" in dry.replace("\n", " ") and "1 invalid" in dry.replace("\n", " ")
-    mapping = page.get_by_test_id("mapping").inner_text()
-    assert "Email\temails" in mapping or "Email\temail" in mapping
+    assert page.get_by_label("Email", exact=True).input_value() in ("emails", "email")
+    assert page.get_by_label("Role in firm").input_value() == "skip"  # no field of that name
+    page.get_by_label("Role in firm").select_option(label="Job title")  # edit the mapping
+    page.get_by_label("Phone", exact=True).select_option("skip")
+    page.get_by_role("button", name="Check again with this mapping").click()
+    assert "As you edited it." in page.get_by_test_id("mapping-intro").inner_text()
+    assert page.get_by_label("Role in firm").input_value() == "job_title"
+    dry = page.get_by_test_id("dry-run").inner_text().replace("\n", " ")
+    assert "2 new" in dry and "1 invalid" in dry
+    action = page.locator("form[action$='/mapping']").get_attribute("action") or ""
+    upload = UPLOADS / action.split("/")[2]
+    assert (upload / "people.csv").exists() and (upload / "mapping.yaml").exists()
     page.get_by_role("button", name=re.compile(r"^Import 2 rows")).click()
     page.get_by_test_id("error-file").wait_for()
+    assert not upload.exists()  # the uploaded file is removed once the import is done
     assert page.get_by_test_id("import-state").inner_text() == "Finished: done"
     with page.expect_download() as info:
         page.get_by_test_id("error-file").click()
@@ -266,6 +278,9 @@ def test_an_import_with_a_bad_row_gives_an_error_file_and_can_be_undone(
 
     page.goto("/contacts")
     assert page.locator("table.list tbody tr").count() == 2
+    page.get_by_role("link", name="Ann Alder").click()
+    assert page.get_by_test_id("value-job_title").inner_text() == "Buyer"
+    assert page.get_by_test_id("value-phones").inner_text() == "—"  # the column was left out
     page.goto("/import")
     page.get_by_role("button", name="Undo import people.csv").click()
     page.wait_for_url("**/import#runs")
@@ -379,3 +394,77 @@ def test_bulk_set_a_field_with_a_preview_then_undo(page: Any, rt: Runtime) -> No
     assert "left as it is" in page.locator(".entry.refused").inner_text()
     page.goto("/contacts?lead_source=website")
     assert page.locator("table.list tbody tr").count() == 1
+
+
+def test_duplicates_queue_explains_a_pair_then_not_a_duplicate_and_merge(
+    page: Any, rt: Runtime
+) -> None:
+    from plumb.identity import queue
+    from plumb.models import MatchDecision
+
+    ada = person(rt, "ada.web@example.com")
+    flagging = Actor(ActorKind.USER, Source.API, ada.label, ada.id, ada.user_id, ada.role)
+    with rt.transaction(flagging) as ctx:  # API writes flag likely duplicates into the queue
+        acme = ops.create(ctx, "company", {"name": "Acme Tools"})
+        jon, john = (
+            ops.create(
+                ctx,
+                "contact",
+                {
+                    "first_name": first,
+                    "last_name": "Smith",
+                    "emails": ["js@x.example"],
+                    "company_id": acme.id,
+                },
+            )
+            for first in ("Jon", "John")
+        )
+        mary = ops.create(
+            ctx, "contact", {"first_name": "Mary", "last_name": "Major", "emails": ["m@y.example"]}
+        )
+        marie = ops.create(
+            ctx, "contact", {"first_name": "Marie", "last_name": "Major", "emails": ["m@y.example"]}
+        )
+    first = "-".join(sorted((jon.id, john.id)))
+    second = "-".join(sorted((mary.id, marie.id)))
+
+    sign_in(page)
+    tile = page.get_by_role("link", name=re.compile("likely duplicate contacts to review"))
+    assert tile.inner_text().startswith("2")
+    tile.click()
+    page.wait_for_url("**/duplicates/contacts")
+    assert page.get_by_role("heading", level=2, name="2 pairs to review").count() == 1
+    pair = page.locator(f"#pair-{first}")
+    assert "Jon Smith" in pair.inner_text() and "John Smith" in pair.inner_text()
+    explained = pair.get_by_test_id("explanation").locator("tbody tr")
+    rows = {
+        r.locator("th").inner_text(): r.locator("td").all_inner_texts() for r in explained.all()
+    }
+    assert rows["E-mail addresses"][:3] == ["js@x.example", "js@x.example", "exact"]
+    assert float(rows["E-mail addresses"][3]) > 0
+    assert sorted(rows["First name"][:2]) == ["John", "Jon"] and rows["First name"][2] != "exact"
+    assert rows["Primary company"][:3] == ["Acme Tools", "Acme Tools", "exact"]  # names, not ids
+    weights = sum(float(r[3]) for r in rows.values())
+    assert abs(weights - float(pair.get_by_test_id("score").inner_text())) < 0.2
+
+    pair.get_by_role("button", name=re.compile("^Not a duplicate")).click()
+    page.wait_for_url(re.compile(r"/duplicates/contacts\?done="))
+    assert "are not duplicates" in page.get_by_role("status").inner_text()
+    assert page.locator(f"#pair-{first}").count() == 0
+    assert page.get_by_test_id("pair").count() == 1
+    with rt.reading(ada) as ctx:
+        assert queue.listing(ctx, "contact")[1] == 1
+        decided = ctx.session.query(MatchDecision).one()
+        assert (decided.record_a, decided.record_b, decided.decision) == (
+            *sorted((jon.id, john.id)),
+            "distinct",
+        )
+
+    page.locator(f"#pair-{second}").get_by_role(
+        "link", name=re.compile("^Compare and merge")
+    ).click()
+    page.get_by_test_id("merge-table").wait_for()
+    page.get_by_role("button", name=re.compile("^Merge into")).click()
+    page.wait_for_url(re.compile(r"/merges\?done="))
+    page.goto("/duplicates/contacts")
+    assert "No likely duplicates to review." in page.get_by_test_id("pairs").inner_text()

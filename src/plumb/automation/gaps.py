@@ -7,7 +7,7 @@ is visibility-filtered like records: a gap on a record the actor cannot see is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,9 +121,14 @@ def gap_json(gap: RuleGap) -> dict[str, Any]:
 
 
 def list_gaps(
-    ctx: Ctx, *, rule: str | None = None, include_closed: bool = False, limit: int = 1000
+    ctx: Ctx,
+    *,
+    rule: str | None = None,
+    assignees: Collection[str] | None = None,
+    include_closed: bool = False,
+    limit: int = 1000,
 ) -> list[RuleGap]:
-    """Gaps on records the actor may see, oldest first."""
+    """Gaps on records the actor may see, oldest first (with ``assignees``: only theirs)."""
     visible: list[ColumnElement[bool]] = []
     for obj in OBJECTS:
         if not authz.may(ctx, obj, "view"):
@@ -142,6 +147,8 @@ def list_gaps(
         stmt = stmt.where(RuleGap.open_key.is_not(None))
     if rule:
         stmt = stmt.where(RuleGap.rule == rule)
+    if assignees is not None:
+        stmt = stmt.where(RuleGap.assignee.in_(sorted(assignees)))
     stmt = stmt.order_by(RuleGap.opened_at, RuleGap.id).limit(limit)
     return list(ctx.session.scalars(stmt))
 

@@ -121,6 +121,8 @@ class _Generator:
         self.start = self.end - timedelta(weeks=WEEKS)
         self.actor = Actor(kind=ActorKind.IMPORT, source=Source.IMPORT, label="demo loader")
         self.reps: list[str] = []
+        self.rep_names: dict[str, str] = {}
+        self.email_capture = Actor(ActorKind.INTEGRATION, Source.EMAIL, "email capture")
         self.companies: list[dict[str, Any]] = []  # {id, domain, locale, owner}
         self.contacts: list[dict[str, Any]] = []  # {id, company, owner, name, stage}
         self.deals: list[dict[str, Any]] = []
@@ -172,6 +174,7 @@ class _Generator:
                         manager=lead.id,
                     )
                     self.reps.append(user.id)
+                    self.rep_names[user.id] = rep
         n_companies = max(10, self.n_contacts // 6)
         for week in range(WEEKS + 1):
             with self.rt.db.write_session() as session:
@@ -420,10 +423,17 @@ class _Generator:
 
     # -- activities, tasks, cases -------------------------------------------------------------
 
+    def logged_by(self, kind: str, owner: str) -> Actor:
+        """Who writes an activity down: e-mails arrive through e-mail capture; calls, meetings
+        and notes are logged in the UI by the rep who owns the deal (else the contact)."""
+        if kind == "email":
+            return self.email_capture
+        return Actor(ActorKind.USER, Source.UI, self.rep_names[owner], owner, owner, "rep")
+
     def make_activities(self, ctx: Ctx, week: int) -> None:
         rng = self.rng
         now = ctx.now()
-        items: list[dict[str, Any]] = []
+        by_actor: dict[Actor, list[dict[str, Any]]] = {}
         recent = self.contacts[-400:]
         for _ in range(self.share(self.n_contacts * 2, week)):
             if not recent:
@@ -436,8 +446,10 @@ class _Generator:
             open_deals = [
                 d for d in self.deals[-200:] if d["contact"] is person and d["fate"] != "stale"
             ]
+            owner = person["item"]["owner_id"]
             if open_deals:
                 links.append({"type": "deal", "id": open_deals[0]["id"]})
+                owner = open_deals[0]["item"]["owner_id"]
             item: dict[str, Any] = {
                 "type": kind,
                 "occurred_at": (now - timedelta(hours=rng.randint(0, 120))).isoformat(),
@@ -459,9 +471,12 @@ class _Generator:
                 item["participants"] = [person["item"]["email"]]
             if kind == "note":
                 item["body"] = self.fakers["en_US"].paragraph(nb_sentences=3)
-            items.append(item)
-        if items:
+            by_actor.setdefault(self.logged_by(kind, owner), []).append(item)
+        loader = ctx.actor
+        for actor, items in by_actor.items():
+            ctx.actor = actor
             self.create(ctx, "activity", items)
+        ctx.actor = loader
 
     def make_tasks_and_cases(self, ctx: Ctx, week: int) -> None:
         rng = self.rng

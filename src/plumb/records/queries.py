@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, Integer, Select, and_, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from plumb.access import authz
@@ -23,6 +23,7 @@ from plumb.models import ActivityLink, DealContact, RecordAlias
 from plumb.models.base import RecordMixin
 from plumb.records.fields import Field, ObjectSchema, schema_for, to_json
 from plumb.records.rows import META_KEYS, load_links, model_for, snapshot
+from plumb.records.search import search_clause
 from plumb.workspace.standard import OBJECTS, FieldType
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "null")
@@ -349,6 +350,34 @@ def _decode_cursor(cursor: str) -> list[Any]:
     return data
 
 
+def filtered(
+    ctx: Ctx,
+    obj: str,
+    *,
+    filters: list[Filter] | None = None,
+    include_archived: bool = False,
+    search: str | None = None,
+    sort: str | None = None,
+) -> Select[Any]:
+    """The records a list shows, before sorting and paging: visible to the actor, live unless
+    asked, filtered and searched (a hidden field can be neither filtered nor sorted on)."""
+    authz.require(ctx, obj, "view")
+    sch = schema(ctx, obj)
+    model = model_for(obj)
+    hidden = authz.hidden_fields(ctx, obj)
+    _refuse_hidden(sch, hidden, [f.field for f in filters or []], sort)
+    stmt = _visible(ctx, obj, select(model))
+    filters = filters or []
+    if not include_archived and not any(f.field == "archived" for f in filters):
+        stmt = stmt.where(model.archived == false())
+    for flt in filters:
+        stmt = stmt.where(_condition(ctx.session, sch, model, flt))
+    if search:
+        dialect = ctx.session.get_bind().dialect.name
+        stmt = stmt.where(search_clause(obj, model, search, hidden, dialect=dialect))
+    return stmt
+
+
 def list_records(
     ctx: Ctx,
     obj: str,
@@ -361,20 +390,12 @@ def list_records(
     count: bool = False,
     search: str | None = None,
 ) -> Page:
-    authz.require(ctx, obj, "view")
     sch = schema(ctx, obj)
     model = model_for(obj)
     limit = max(1, min(limit, MAX_LIMIT))
-    hidden = authz.hidden_fields(ctx, obj)
-    _refuse_hidden(sch, hidden, [f.field for f in filters or []], sort)
-    stmt = _visible(ctx, obj, select(model))
-    filters = filters or []
-    if not include_archived and not any(f.field == "archived" for f in filters):
-        stmt = stmt.where(model.archived == false())
-    for flt in filters:
-        stmt = stmt.where(_condition(ctx.session, sch, model, flt))
-    if search:
-        stmt = stmt.where(search_clause(obj, model, search, hidden))
+    stmt = filtered(
+        ctx, obj, filters=filters, include_archived=include_archived, search=search, sort=sort
+    )
     total = None
     if count:
         total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
@@ -471,25 +492,3 @@ def _refuse_hidden(
             object=sch.object,
             issues=[FieldIssue(n, "filter", f"{sch.object} has no field {n!r}") for n in denied],
         )
-
-
-def search_clause(
-    obj: str, model: type[RecordMixin], text: str, hidden: frozenset[str] = frozenset()
-) -> ColumnElement[bool]:
-    """A simple case-insensitive match on the fields people search by (and may see)."""
-    needle = text.strip().lower()
-    if not needle:
-        return true()
-    names = {
-        "contact": ("first_name", "last_name", "email", "job_title"),
-        "company": ("name", "domain"),
-        "deal": ("name",),
-        "case": ("subject",),
-        "task": ("title",),
-        "activity": ("subject",),
-    }[obj]
-    visible_names = [n for n in names if n not in hidden]
-    return or_(
-        false(),
-        *[func.lower(getattr(model, n)).contains(needle, autoescape=True) for n in visible_names],
-    )

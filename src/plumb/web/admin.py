@@ -67,9 +67,8 @@ def admin_router() -> APIRouter:
     def gaps(request: Request) -> Response:
         params = request.query_params
         with page_tx(request) as page:
-            found = list_gaps(page.ctx, rule=params.get("rule") or None)
-            if params.get("mine"):
-                found = [g for g in found if g.assignee in (page.user.id, page.user.email)]
+            mine = (page.user.id, page.user.email) if params.get("mine") else None
+            found = list_gaps(page.ctx, rule=params.get("rule") or None, assignees=mine)
             if params.get("field"):
                 found = [
                     g for g in found if f"{g.record_type}.{g.field or '(none)'}" == params["field"]

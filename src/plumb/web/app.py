@@ -10,6 +10,7 @@ from plumb.web.auth import auth_router
 from plumb.web.board import board_router
 from plumb.web.bulk import bulk_router
 from plumb.web.core import STATIC
+from plumb.web.duplicates import duplicates_router
 from plumb.web.imports import imports_router
 from plumb.web.merges import merges_router
 from plumb.web.records import records_router
@@ -28,5 +29,6 @@ def install_web(app: FastAPI) -> None:
         bulk_router(),
         merges_router(),
         reports_router(),
+        duplicates_router(),
     ):
         app.include_router(router)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import FormData
@@ -12,16 +13,31 @@ from plumb.access import authz
 from plumb.access.sessions import COOKIE, cookie_options, session_actor, sign_in, sign_out
 from plumb.automation.gaps import list_gaps
 from plumb.core.actor import Source, system_actor
-from plumb.core.errors import NotAuthenticated, PlumbError, TooManyAttempts
+from plumb.core.errors import CsrfFailed, NotAuthenticated, PlumbError, TooManyAttempts
+from plumb.identity import queue
 from plumb.records import queries
 from plumb.web import lookups
 from plumb.web.core import PageRoute, form_of, page_tx, redirect, render, runtime_of, text
+from plumb.web.duplicates import matched_objects
 from plumb.web.views import record_href, record_label
+from plumb.workspace.standard import PLURALS
 
 
 def _safe_next(target: str) -> str:
     """Only a path on this site (``/contacts``), never another host (``//evil``)."""
     return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def _cross_origin(request: Request) -> str | None:
+    """The other origin a form post came from (its ``Origin``, else its ``Referer``), or None
+    when it names this site or nothing. Browsers send one of them on a cross-site post."""
+    own = f"{request.url.scheme}://{request.url.netloc}".lower()
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed:
+        return None
+    parts = urlsplit(claimed)
+    origin = f"{parts.scheme}://{parts.netloc}".lower() if parts.netloc else claimed.lower()
+    return None if origin == own else origin
 
 
 def _count(page: Any, obj: str, pairs: list[tuple[str, str]]) -> int | None:
@@ -42,6 +58,10 @@ def auth_router() -> APIRouter:
 
     @router.post("/login")
     def login(request: Request, form: FormData = Depends(form_of)) -> Response:
+        other = _cross_origin(request)
+        if other is not None:
+            # Login CSRF: another site must not sign a visitor in as someone else.
+            raise CsrfFailed(f"a sign-in posted from another site ({other}) is refused")
         rt = runtime_of(request)
         address = request.client.host if request.client else None
         client = f"{address or '?'} {request.headers.get('user-agent', '')}"
@@ -148,8 +168,7 @@ def auth_router() -> APIRouter:
                     "href": record_href(g.record_type, g.record_id),
                     "record": f"{g.record_type} {g.record_id}",
                 }
-                for g in list_gaps(ctx)
-                if g.assignee in (me, page.user.email)
+                for g in list_gaps(ctx, assignees=(me, page.user.email))
             ]
             quality = []
             if page.may("contact", "view"):
@@ -183,8 +202,16 @@ def auth_router() -> APIRouter:
                             f"/deals?owner_id={me}&close_date.null=1",
                         )
                     )
-            my_gaps = sum(1 for g in list_gaps(ctx) if g.assignee in (me, page.user.email))
-            quality.append(("open gaps assigned to you", my_gaps, "/gaps?mine=1"))
+            quality.append(("open gaps assigned to you", len(gaps), "/gaps?mine=1"))
+            for obj in matched_objects(ctx):
+                _, pairs = queue.listing(ctx, obj, limit=1)
+                quality.append(
+                    (
+                        f"likely duplicate {PLURALS[obj]} to review",
+                        pairs,
+                        f"/duplicates/{PLURALS[obj]}",
+                    )
+                )
             return render(
                 request, "home.html", page, tasks=tasks, deals=deals, gaps=gaps, quality=quality
             )

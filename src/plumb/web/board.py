@@ -20,14 +20,18 @@ from plumb.web import lookups
 from plumb.web.core import Page, PageRoute, form_of, page_tx, redirect, render, text
 from plumb.web.forms import field_errors, field_values, version_of
 from plumb.web.views import field_views, record_label, references
+from plumb.workspace.schema import Stage
 
 CARDS_PER_STAGE = 50
 STALE_IN_STAGE = timedelta(days=30)
 STALE_NO_ACTIVITY = timedelta(days=14)
 
 
-def _stale(page: Page, snap: dict[str, Any]) -> str | None:
-    """Why a deal looks stale (long in its stage, or no recent activity), or None."""
+def _stale(page: Page, snap: dict[str, Any], stage: Stage) -> str | None:
+    """Why an open deal looks stale (long in its stage, or no recent activity), or None.
+    A deal closed won or lost is done, not stale."""
+    if stage.outcome != "open":
+        return None
     now = page.ctx.now()
     entered = snap.get("stage_entered_at")
     if entered and now - parse_datetime(entered) > STALE_IN_STAGE:
@@ -56,6 +60,8 @@ def board_page(
     totals = lookups.stage_totals(ctx, pipe.key)
     users = lookups.user_names(ctx)
     columns = []
+    # Currency -> [amount, weighted amount] over the open stages (never across currencies).
+    open_totals: dict[str, list[Decimal]] = {}
     for stage in pipe.stages:
         filters = queries.parse_filters(sch, [("pipeline", pipe.key), ("stage", stage.key)])
         found = queries.list_records(
@@ -67,6 +73,10 @@ def board_page(
         count, amounts = totals.get(stage.key, (0, {}))
         probability = Decimal(str(stage.probability if stage.probability is not None else 0.0))
         amount = None if amounts is None else [(c, a, a * probability) for c, a in amounts.items()]
+        for cur, total, weighted in amount if amount and stage.outcome == "open" else []:
+            sums = open_totals.setdefault(cur, [Decimal(0), Decimal(0)])
+            sums[0] += total
+            sums[1] += weighted
         columns.append(
             {
                 "stage": stage,
@@ -82,7 +92,7 @@ def board_page(
                         "currency": s.get("currency"),
                         "owner": users.get(s.get("owner_id") or "", ""),
                         "close_date": s.get("close_date"),
-                        "stale": _stale(page, s),
+                        "stale": _stale(page, s, stage),
                     }
                     for s in snaps
                 ],
@@ -93,6 +103,7 @@ def board_page(
         "board.html",
         page,
         status=status,
+        open_totals=sorted(open_totals.items()),
         pipe=pipe,
         pipelines=ws.pipelines_for("deal"),
         columns=columns,

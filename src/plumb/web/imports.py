@@ -1,6 +1,12 @@
 """The import wizard: upload, the suggested column mapping, a dry run, the import itself with
 live progress, the error file and undo (all through ``plumb.transfer``).
 
+The suggested mapping is shown as one select per column: change a column or leave it out and
+check again, and the dry run and then the import use the edited mapping (written next to the
+upload as a mapping file, read by ``plumb.transfer``'s own loader, which checks it). An upload
+lives in a temporary folder until its import has finished, until it is cancelled, or, when
+abandoned, until the next upload finds it older than ``STALE_UPLOAD``.
+
 The import runs in a thread of the server process; its progress is the import run's own row in
 the database (``rows_done``, committed batch by batch), so the status page reads only that. An
 import cut short by a restart stays ``running`` and is resumed by running the same file again
@@ -11,27 +17,37 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import FormData, UploadFile
 
+from plumb.access import authz
 from plumb.core.actor import Actor
 from plumb.core.clock import isoformat
 from plumb.core.errors import BadRequest, NotAuthenticated, NotFound, PlumbError
+from plumb.records import queries
 from plumb.runtime import Runtime
 from plumb.transfer.importer import Plan, plan_import, run_import, stored_errors, write_errors
+from plumb.transfer.mapping import EXTERNAL_ID, SKIP, Mapping, Target
 from plumb.transfer.undo import get_run, list_runs, undo_import
 from plumb.web.core import Page, PageRoute, form_of, page_tx, redirect, render, runtime_of, text
 from plumb.workspace.standard import PLURALS
 
 IMPORTABLE = ("contact", "company", "deal", "case", "task")
 UPLOADS = Path(tempfile.gettempdir()) / "plumb-web-imports"
+STALE_UPLOAD = timedelta(hours=6)
+"""An upload nobody imported or cancelled is removed by the next upload after this long."""
+MAPPING_FILE = "mapping.yaml"
 
 
 @dataclass
@@ -41,6 +57,8 @@ class Upload:
     obj: str
     path: Path
     user_id: str
+    mapping_file: Path | None = None
+    """The mapping as edited in the wizard; None: the suggested one."""
     plan_key: str = ""
     rows: int = 0
     thread: threading.Thread | None = None
@@ -58,6 +76,83 @@ def _upload(page: Page, token: str) -> Upload:
     if found is None or found.user_id != page.user.id:
         raise NotFound("no such upload; upload the file again")
     return found
+
+
+def discard(token: str) -> None:
+    """Forget an upload and remove its folder (the file and the edited mapping)."""
+    with _LOCK:
+        UPLOADED.pop(token, None)
+    shutil.rmtree(UPLOADS / token, ignore_errors=True)
+
+
+def remove_files(upload: Upload) -> None:
+    """Remove an upload's folder once its import has finished (its status stays readable)."""
+    shutil.rmtree(upload.path.parent, ignore_errors=True)
+
+
+def sweep_stale(now: float | None = None) -> list[str]:
+    """Remove the folders of uploads older than ``STALE_UPLOAD`` with no import running."""
+    limit = (time.time() if now is None else now) - STALE_UPLOAD.total_seconds()
+    removed: list[str] = []
+    if not UPLOADS.is_dir():
+        return removed
+    for folder in UPLOADS.iterdir():
+        with _LOCK:
+            item = UPLOADED.get(folder.name)
+        if item is not None and item.thread is not None and item.thread.is_alive():
+            continue
+        if folder.is_dir() and folder.stat().st_mtime < limit:
+            discard(folder.name)
+            removed.append(folder.name)
+    return removed
+
+
+def mapping_choices(page: Page, obj: str, mapping: Mapping) -> list[tuple[str, str]]:
+    """(value, label) of what a column may fill: a field the user may write, the external id
+    when the mapping names a source system, or nothing."""
+    ctx = page.ctx
+    sch = queries.schema(ctx, obj)
+    role = authz.role_of(ctx)
+    locked = role.read_only(obj) if role is not None else frozenset()
+    hidden = authz.hidden_fields(ctx, obj)
+    out = [(SKIP, "— not imported —")]
+    if mapping.source:
+        out.append((EXTERNAL_ID, f"External id in {mapping.source}"))
+    out += [
+        (name, spec.label)
+        for name, spec in sch.fields.items()
+        if not spec.read_only and name not in hidden and name not in locked
+    ]
+    known = {value for value, _ in out}
+    for target in mapping.columns.values():  # what the suggestion names beyond plain fields
+        value = _choice(target)
+        if value not in known:
+            label = sch[target.field].label if target.field in sch.fields else target.field
+            out.append((value, f"{label} (by {target.by})" if target.by != "id" else label))
+            known.add(value)
+    return out
+
+
+def _choice(target: Target) -> str:
+    return target.field if target.by == "id" else f"{target.field}|{target.by}"
+
+
+def write_mapping(folder: Path, mapping: Mapping, header: list[str], form: FormData) -> Path:
+    """The mapping edited in the form (``m.<column index>``), as a mapping file for
+    ``plumb.transfer`` to load and check."""
+    columns: dict[str, Any] = {}
+    for index, column in enumerate(header):
+        if not column:
+            continue
+        chosen = text(form, f"m.{index}", SKIP)
+        name, _, by = chosen.partition("|")
+        columns[column] = {"field": name, "by": by} if by else name
+    body: dict[str, Any] = {"object": mapping.object, "columns": columns}
+    if mapping.source:
+        body["source"] = mapping.source
+    path = folder / MAPPING_FILE
+    path.write_text(yaml.safe_dump(body, sort_keys=False, allow_unicode=True), "utf-8")
+    return path
 
 
 def run_json(run: Any) -> dict[str, Any]:
@@ -86,6 +181,8 @@ def _runner(rt: Runtime, actor: Actor, plan: Plan, upload: Upload) -> None:
         upload.outcome = outcome.as_json()
     except PlumbError as exc:
         upload.failure = str(exc)
+    finally:
+        remove_files(upload)
 
 
 def _status(page: Page, upload: Upload) -> dict[str, Any]:
@@ -97,6 +194,47 @@ def _status(page: Page, upload: Upload) -> dict[str, Any]:
         "rows": upload.rows,
         "run": run_json(run) if run is not None else None,
     }
+
+
+def _review(
+    request: Request, token: str, item: Upload, *, error: PlumbError | None = None
+) -> Response:
+    """The dry run of the upload with its current mapping, and the mapping as selects."""
+    rt = runtime_of(request)
+    with page_tx(request) as page:
+        plan: Plan | None = None
+        try:
+            plan = plan_import(page.ctx, item.obj, item.path, mapping_file=item.mapping_file)
+        except PlumbError as exc:
+            if isinstance(exc, NotAuthenticated):
+                raise
+            error = exc
+            item.mapping_file = None  # show the suggestion again beside the refusal
+            plan = plan_import(page.ctx, item.obj, item.path)
+        actor = page.ctx.actor
+    dry = run_import(rt, actor, plan, dry_run=True)
+    item.rows = sum(dry.counts.as_dict().values())
+    with page_tx(request) as page:
+        chosen = {c: _choice(t) for c, t in plan.mapping.columns.items()}
+        return render(
+            request,
+            "import_review.html",
+            page,
+            status=error.status if error else 200,
+            token=token,
+            obj=item.obj,
+            file_name=item.path.name,
+            format=plan.format.describe(),
+            header=plan.header,
+            mapping=plan.mapping,
+            chosen=chosen,
+            choices=mapping_choices(page, item.obj, plan.mapping),
+            edited=item.mapping_file is not None,
+            mapping_error=error,
+            counts=dry.counts.as_dict(),
+            errors=dry.errors[:20],
+            more_errors=max(0, len(dry.errors) - 20),
+        )
 
 
 def imports_router() -> APIRouter:
@@ -118,6 +256,7 @@ def imports_router() -> APIRouter:
                 raise BadRequest(f"cannot import {obj!r}")
             if not isinstance(file, UploadFile) or not file.filename:
                 raise BadRequest("choose a CSV or XLSX file to upload")
+            sweep_stale()
             token = secrets.token_urlsafe(12)
             name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(file.filename).name) or "upload.csv"
             folder = UPLOADS / token
@@ -127,6 +266,7 @@ def imports_router() -> APIRouter:
             try:
                 plan = plan_import(page.ctx, obj, path)
             except PlumbError as exc:
+                discard(token)
                 if isinstance(exc, NotAuthenticated):
                     raise
                 return render(
@@ -138,34 +278,35 @@ def imports_router() -> APIRouter:
                     runs=[],
                     objects=[obj],
                 )
-            actor = page.ctx.actor
-        dry = run_import(runtime_of(request), actor, plan, dry_run=True)
-        item = Upload(obj, path, actor.user_id or "", plan.key)
-        item.rows = sum(dry.counts.as_dict().values())
+            item = Upload(obj, path, page.user.id, plan_key=plan.key)
         with _LOCK:
             UPLOADED[token] = item
-        with page_tx(request) as page:
-            return render(
-                request,
-                "import_review.html",
-                page,
-                token=token,
-                obj=obj,
-                file_name=name,
-                format=plan.format.describe(),
-                header=plan.header,
-                mapping=plan.mapping,
-                counts=dry.counts.as_dict(),
-                errors=dry.errors[:20],
-                more_errors=max(0, len(dry.errors) - 20),
-            )
+        return _review(request, token, item)
+
+    @router.post("/import/{token}/mapping")
+    def remap(request: Request, token: str, form: FormData = Depends(form_of)) -> Response:
+        with page_tx(request, form=form) as page:
+            item = _upload(page, token)
+            if item.thread is not None:
+                raise BadRequest("this file is already being imported; its mapping is settled")
+            plan = plan_import(page.ctx, item.obj, item.path, mapping_file=item.mapping_file)
+            item.mapping_file = write_mapping(item.path.parent, plan.mapping, plan.header, form)
+        return _review(request, token, item)
+
+    @router.post("/import/{token}/cancel")
+    def cancel(request: Request, token: str, form: FormData = Depends(form_of)) -> Response:
+        with page_tx(request, form=form) as page:
+            item = _upload(page, token)
+            if item.thread is None:
+                discard(token)
+        return redirect("/import")
 
     @router.post("/import/{token}/run")
     def run(request: Request, token: str, form: FormData = Depends(form_of)) -> Response:
         with page_tx(request, form=form) as page:
             item = _upload(page, token)
             if item.thread is None:
-                plan = plan_import(page.ctx, item.obj, item.path)
+                plan = plan_import(page.ctx, item.obj, item.path, mapping_file=item.mapping_file)
                 item.plan_key = plan.key
                 item.thread = threading.Thread(
                     target=_runner,

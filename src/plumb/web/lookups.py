@@ -70,19 +70,42 @@ def stage_totals(ctx: Ctx, pipeline: str) -> dict[str, tuple[int, dict[str, Deci
     }
 
 
-def creation_sources(ctx: Ctx, obj: str, ids: list[str]) -> dict[str, str]:
-    """Record id -> the source of the change that created it (an activity logged by a person,
-    captured from e-mail, written by a rule...)."""
+def amount_totals(
+    ctx: Ctx, filters: list[queries.Filter], search: str | None
+) -> list[tuple[str, int, Decimal]] | None:
+    """(currency, deals, sum of amounts) over every deal a deal list shows (all its pages), one
+    line per currency; None when the user may not see amounts."""
+    hidden = authz.hidden_fields(ctx, "deal")
+    if "amount" in hidden or "currency" in hidden:
+        return None
+    rows = queries.filtered(ctx, "deal", filters=filters, search=search).subquery()
+    stmt = (
+        select(rows.c.currency, func.count(), func.sum(rows.c.amount))
+        .where(rows.c.amount.is_not(None))
+        .group_by(rows.c.currency)
+    )
+    default = ctx.workspace.workspace.default_currency
+    out: dict[str, tuple[int, Decimal]] = {}
+    for currency, count, amount in ctx.session.execute(stmt):
+        key = currency or default
+        n, total = out.get(key, (0, Decimal(0)))
+        out[key] = (n + int(count), total + Decimal(amount))
+    return [(c, n, a) for c, (n, a) in sorted(out.items())]
+
+
+def creations(ctx: Ctx, obj: str, ids: list[str]) -> dict[str, tuple[str, int]]:
+    """Record id -> (the source of the change that created it: an activity logged by a person,
+    captured from e-mail, written by a rule...; that change-log entry's sequence number)."""
     if not ids:
         return {}
     rows = ctx.session.execute(
-        select(ChangeEntry.record_id, ChangeEntry.source).where(
+        select(ChangeEntry.record_id, ChangeEntry.source, ChangeEntry.id).where(
             ChangeEntry.record_type == obj,
             ChangeEntry.action == "create",
             ChangeEntry.record_id.in_(ids),
         )
     )
-    return {record_id: source for record_id, source in rows}
+    return {record_id: (source, seq) for record_id, source, seq in rows}
 
 
 def redacted(ctx: Ctx, obj: str, snap: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 workspace's survivorship rules by default, a choice per field), the merge, and the merge
 history with undo (all through ``plumb.identity.merge``).
 
-Candidate pairs found by duplicate detection, their score explanation and "not a duplicate"
-come with the identity queue; until then a merge starts from a record page ("Merge with...").
+A merge starts from the duplicates review queue (``web/duplicates.py``: "Compare and merge")
+or from a record page ("Merge a duplicate").
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import FormData
 
 from plumb.access import authz
-from plumb.core.clock import isoformat
+from plumb.core.clock import isoformat, parse_datetime
 from plumb.core.errors import NotAuthenticated, NotFound, PlumbError, VersionConflict
 from plumb.history.queries import record_history
 from plumb.records import operations as ops
@@ -134,10 +134,15 @@ def _list_page(request: Request, obj: str) -> Response:
                 search=params.get("q") or None,
                 count=params.get("count") == "1",
             )
+            totals = (
+                lookups.amount_totals(ctx, filters, params.get("q") or None)
+                if obj == "deal"
+                else None
+            )
         except PlumbError as exc:
             if isinstance(exc, NotAuthenticated):
                 raise
-            error, result = exc, queries.Page([], None)
+            error, result, totals = exc, queries.Page([], None), None
         snaps = [lookups.redacted(ctx, obj, s) for s in queries.snapshots(ctx, obj, result.records)]
         users = lookups.user_names(ctx)
         labels = lookups.labels_for(ctx, references(sch, snaps))
@@ -193,6 +198,7 @@ def _list_page(request: Request, obj: str) -> Response:
             next_url=next_url,
             first_url=f"?{urlencode(keep)}" if params.get("cursor") else None,
             total=result.total,
+            amount_totals=totals,
             error=error,
             q=params.get("q", ""),
             sort=sort,
@@ -255,6 +261,7 @@ def _timeline(page: Page, obj: str, record_id: str, users: dict[str, str]) -> li
         items.append(
             {
                 "kind": "change",
+                "order": (parse_datetime(entry["at"]), 0, entry["id"]),
                 "at": entry["at"],
                 "source": entry["source"],
                 "actor": entry["actor"]["label"],
@@ -272,13 +279,15 @@ def _timeline(page: Page, obj: str, record_id: str, users: dict[str, str]) -> li
             lookups.redacted(ctx, "activity", s)
             for s in queries.snapshots(ctx, "activity", found.records)
         ]
-        sources = lookups.creation_sources(ctx, "activity", [s["id"] for s in snaps])
+        created = lookups.creations(ctx, "activity", [s["id"] for s in snaps])
         for snap in snaps:
+            source, seq = created.get(snap["id"], ("ui", 0))
             items.append(
                 {
                     "kind": "activity",
+                    "order": (parse_datetime(snap["occurred_at"]), 1, seq),
                     "at": snap["occurred_at"],
-                    "source": sources.get(snap["id"], "ui"),
+                    "source": source,
                     "actor": users.get(snap.get("owner_id") or "", ""),
                     "type": snap["type"],
                     "subject": snap.get("subject") or "",
@@ -286,7 +295,9 @@ def _timeline(page: Page, obj: str, record_id: str, users: dict[str, str]) -> li
                     "id": snap["id"],
                 }
             )
-    items.sort(key=lambda i: i["at"] or "", reverse=True)
+    # Newest first. At the same moment: activities before field changes, and within each the
+    # later change-log entry (by its sequence: an activity's is its creation's) first.
+    items.sort(key=lambda i: i["order"], reverse=True)
     return items
 
 
