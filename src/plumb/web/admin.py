@@ -21,7 +21,7 @@ from plumb.workspace.glossary import glossary
 
 
 def _require_admin(page: Page) -> None:
-    authz.require(page.ctx, "contact", "administer")
+    authz.require_admin(page.ctx, "open the administration pages")
 
 
 def admin_page(

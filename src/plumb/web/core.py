@@ -66,6 +66,10 @@ class Page:
     def may(self, obj: str, action: str) -> bool:
         return authz.may(self.ctx, obj, action)
 
+    @property
+    def is_admin(self) -> bool:
+        return authz.is_admin(self.ctx)
+
     def rollback(self) -> None:
         """Drop what a refused write may have started; the session stays usable for reading."""
         self.ctx.session.rollback()
