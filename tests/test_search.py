@@ -4,7 +4,7 @@ triggers on SQLite, pg_trgm indexes on PostgreSQL), never on a field the actor m
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from plumb.core.context import Ctx
 from plumb.models import Contact
@@ -12,7 +12,7 @@ from plumb.records import operations as ops
 from plumb.records import queries
 from plumb.records.search import search_clause
 from plumb.runtime import Runtime
-from tests.conftest import operator
+from tests.conftest import Cli, operator
 
 
 def found(ctx: Ctx, obj: str, needle: str) -> list[str]:
@@ -72,3 +72,33 @@ def test_search_never_matches_a_field_the_actor_may_not_see(rt: Runtime) -> None
         assert list(ctx.session.scalars(names.where(seen))) == ["Agent"]
         assert list(ctx.session.scalars(names.where(nothing))) == []
         assert spy.id not in [r for r in ctx.session.scalars(select(Contact.id).where(seen))]
+
+
+def test_an_index_out_of_step_misses_rows_but_never_shows_a_wrong_one(
+    rt: Runtime, cli: Cli
+) -> None:
+    with rt.transaction(operator()) as ctx:
+        ann = ops.create(ctx, "contact", {"first_name": "Annabel", "last_name": "Hara"})
+        ops.create(ctx, "contact", {"first_name": "Zebulon", "last_name": "Quist"})
+    if rt.db.dialect != "sqlite":
+        assert "nothing to rebuild" in cli("db", "reindex-search").stdout
+        return
+    with rt.transaction(operator()) as ctx:  # what a VACUUM renumbering rows could leave
+        ctx.session.execute(text("DELETE FROM contacts_search"))
+        ctx.session.execute(
+            text(
+                "INSERT INTO contacts_search(rowid, first_name, last_name) "
+                "SELECT rowid, 'Zebulon', 'Quist' FROM contacts WHERE id = :id"
+            ),
+            {"id": ann.id},
+        )
+    with rt.reading(operator()) as ctx:
+        assert found(ctx, "contact", "zebul") == []  # Annabel's row is not shown as a Zebulon
+        assert found(ctx, "contact", "annab") == []  # missed until the index is rebuilt
+    out = cli("db", "reindex-search").stdout
+    assert "contacts" in out
+    with rt.reading(operator()) as ctx:
+        assert found(ctx, "contact", "annab") == [ann.id]
+        assert len(found(ctx, "contact", "zebul")) == 1 and found(ctx, "contact", "zebul") != [
+            ann.id
+        ]

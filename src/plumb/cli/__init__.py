@@ -117,6 +117,21 @@ def db_upgrade() -> None:
     console.print("database schema is up to date")
 
 
+@db_app.command("reindex-search")
+def db_reindex_search() -> None:
+    """Rebuild the list-search indexes from the records (SQLite). Needed only if the database
+    file was changed behind Plumb's back, e.g. by a VACUUM, which may renumber rows: until then
+    a search can miss records, never show a wrong one."""
+    from plumb.records.search import rebuild_indexes
+
+    with transaction() as ctx:
+        tables = rebuild_indexes(ctx.session)
+    if tables:
+        console.print(f"search indexes rebuilt: {', '.join(tables)}")
+    else:
+        console.print("nothing to rebuild: PostgreSQL's search indexes are ordinary indexes")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Defaults to PLUMB_HOST.")] = None,
