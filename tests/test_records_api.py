@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -160,6 +161,49 @@ def test_list_filters_sort_and_cursor(api: TestClient) -> None:
     assert [c["first_name"] for c in found["data"]] == ["P3"]
     bad = api.get("/api/v1/contacts", params={"no_such_field": "x"})
     assert bad.status_code in (400, 422)
+
+
+def _walk(api: TestClient, path: str, sort: str, key: str) -> list[Any]:
+    """Every record of a list, two per page, following the cursors."""
+    seen: list[Any] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {
+            "sort": sort,
+            "limit": 2,
+            **({"cursor": cursor} if cursor else {}),
+        }
+        page = ok(api.get(path, params=params))
+        seen += [(c[key], c["id"]) for c in page["data"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return seen
+
+
+def test_keyset_pages_walk_blanks_and_ties_in_both_directions(api: TestClient) -> None:
+    names = ["Hopper", None, "Allen", "Hopper", None, "Zuse", "Hopper", None]
+    for i, name in enumerate(names):
+        create(api, "contacts", {"first_name": f"P{i}", "last_name": name})
+    rows = [(c["last_name"], c["id"]) for c in ok(api.get("/api/v1/contacts?limit=100"))["data"]]
+    ascending = sorted(rows, key=lambda r: (r[0] is None, r[0] or "", r[1]))
+    assert _walk(api, "/api/v1/contacts", "last_name", "last_name") == ascending
+    assert _walk(api, "/api/v1/contacts", "-last_name", "last_name") == ascending[::-1]
+    # the same over a date, on deals
+    for i, when in enumerate(["2026-05-01", None, "2026-04-01", "2026-05-01", None]):
+        amount = [None, "12.50", "9.99", "12.50", "100"][i]
+        create(api, "deals", {"name": f"D{i}", "close_date": when, "amount": amount})
+    listed = ok(api.get("/api/v1/deals?limit=100"))["data"]
+    by_date = sorted(
+        [(d["close_date"], d["id"]) for d in listed], key=lambda r: (r[0] is None, r[0] or "", r[1])
+    )
+    assert _walk(api, "/api/v1/deals", "close_date", "close_date") == by_date
+    assert _walk(api, "/api/v1/deals", "-close_date", "close_date") == by_date[::-1]
+    by_amount = sorted(
+        [(d["amount"], d["id"]) for d in listed],
+        key=lambda r: (r[0] is None, Decimal(r[0] or 0), r[1]),
+    )
+    assert _walk(api, "/api/v1/deals", "amount", "amount") == by_amount
+    assert _walk(api, "/api/v1/deals", "-amount", "amount") == by_amount[::-1]
 
 
 def test_archive_hides_and_restore_brings_back(api: TestClient) -> None:

@@ -10,9 +10,22 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, false, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from plumb.access import authz
@@ -402,8 +415,10 @@ def list_records(
 
     key, descending = _sort_key(sch, sort)
     col = model.id if key == "id" else _column(sch, model, key)
-    is_null = col.is_(None)
-    null_rank = func.coalesce(is_null.cast(Integer()), 0) if key != "id" else None
+    # Ascending: (col IS NULL, col, id), blanks last, the same on both databases and what the
+    # sort indexes hold (plumb.models.records.SORT_INDEXES); descending is its exact reverse
+    # (blanks first), which the same index serves read backwards.
+    null_rank = col.is_(None) if key != "id" else None
     if cursor:
         rank, last_value, last_id = _decode_cursor(cursor)
         stmt = stmt.where(
@@ -411,7 +426,7 @@ def list_records(
         )
     order: list[Any] = []
     if null_rank is not None:
-        order.append(null_rank)
+        order.append(null_rank.desc() if descending else null_rank.asc())
     order.append(col.desc() if descending else col.asc())
     if key != "id":  # ties broken by id; ordering by id twice would cost SQLite its fast path
         order.append(model.id.desc() if descending else model.id.asc())
@@ -456,6 +471,23 @@ def _sort_value(sch: ObjectSchema, record: RecordMixin, key: str) -> Any:
     return to_json(getattr(record, key))
 
 
+def _as_column_value(col: Any, value: Any) -> Any:
+    """A cursor's sort value (JSON) as the column's Python type, for binding."""
+    try:
+        kind = col.type.python_type
+    except (AttributeError, NotImplementedError):
+        return value
+    if not isinstance(value, str):
+        return value
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is date:
+        return date.fromisoformat(value)
+    if kind is Decimal:
+        return Decimal(value)
+    return value
+
+
 def _after(
     col: Any,
     id_col: Any,
@@ -469,14 +501,15 @@ def _after(
     """Rows strictly after the cursor in (null rank, value, id) order."""
     if key == "id":
         return id_col < last_id if descending else id_col > last_id
-    beyond = (col < value) if descending else (col > value)
-    tie = id_col < last_id if descending else id_col > last_id
-    if rank:  # the cursor sits among NULLs, which sort last
-        return and_(col.is_(None), tie)
-    return or_(
-        null_rank > 0,
-        and_(col.is_not(None), or_(beyond, and_(col == value, tie))),
-    )
+    if rank:  # the cursor sits among the blanks: last ascending, first descending
+        if descending:
+            return or_(and_(col.is_(None), id_col < last_id), col.is_not(None))
+        return and_(col.is_(None), id_col > last_id)
+    # one row-value comparison, which an index on the sort order seeks to; blanks compare as
+    # rank 1 against the cursor's 0, so they follow ascending and are behind us descending
+    here = tuple_(null_rank, col, id_col)
+    there = tuple_(literal(False), literal(_as_column_value(col, value), col.type), last_id)
+    return here < there if descending else here > there
 
 
 def _refuse_hidden(
