@@ -23,7 +23,7 @@ from plumb.runtime import Runtime
 from plumb.web.imports import UPLOADS
 from plumb.workspace.loader import default_text
 from tests.conftest import Admin
-from tests.web_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, add_person, require_chromium, serve
+from tests.web_support import PASSWORD, add_person, chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -59,13 +59,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from plumb.core.settings import Settings
 from plumb.records import operations as ops
 from plumb.runtime import Runtime
 from tests.conftest import Admin, operator
-from tests.web_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, add_person, require_chromium, serve
+from tests.web_support import PASSWORD, add_person, chromium, serve
 
 pytestmark = pytest.mark.browser
 
@@ -40,13 +40,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
