@@ -251,6 +251,7 @@ def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
         "PLUMB_DATABASE_URL": settings.database_url,
         "PLUMB_WORKSPACE": str(settings.workspace),
         "PLUMB_CHAIN_LANES": str(settings.chain_lanes),
+        "PLUMB_IMPORT_WORKERS": "2",
     }
     command = [str(Path(sys.executable).parent / "plumb"), "import", "contacts", str(path)]
     command += ["--batch-size", "100", "--json"]
@@ -262,9 +263,15 @@ def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
         if done >= 500:
             break
         time.sleep(0.05)
+    workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the import finished before it could be killed"
+    assert workers, "the import had started no standardizing worker processes"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)], "worker processes outlived the import"
     assert 0 < count(rt, select(func.count()).select_from(Contact)) < total
 
     finish = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -280,6 +287,28 @@ def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
         assert s.scalar(select(func.count()).where(ChangeEntry.action == "create")) == total - len(
             bad
         )
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 def test_cli_import_dry_run_errors_file_and_list(cli: Cli, tmp_path: Path) -> None:
