@@ -68,6 +68,15 @@ def test_a_messy_contact_lands_standardized(api: TestClient) -> None:
         assert contact["id"] in [c["id"] for c in found], query
 
 
+def test_control_characters_never_land(api: TestClient) -> None:
+    contact = create(api, "contacts", {"first_name": "Ada\x1b[31m", "job_title": "Eng\x07\x85lead"})
+    assert (contact["first_name"], contact["job_title"]) == ("Ada[31m", "Eng lead")
+    task = create(api, "tasks", {"title": "Call\x08", "description": "one\x0c\r\ntwo\tthree"})
+    assert (task["title"], task["description"]) == ("Call", "one\ntwo\tthree")
+    [entry] = history(api, "tasks", task["id"])
+    assert entry["changes"]["description"] == [None, "one\ntwo\tthree"]
+
+
 @pytest.mark.parametrize("spelling", ["web", "Online Form", "WEBSITE", "site"])
 def test_picklist_synonyms_map_to_the_key(api: TestClient, spelling: str) -> None:
     assert create(api, "contacts", {"lead_source": spelling})["lead_source"] == "website"
