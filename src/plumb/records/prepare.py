@@ -142,7 +142,8 @@ def clean_drafts(
         alias_issues: list[FieldIssue] = []
         if obj == "contact":
             raw, alias_issues = split_contact_aliases(raw, before)
-        values, issues, kept = sch.clean(raw, allow_read_only=allow_read_only)
+        country = before.get("country") if before is not None else None
+        values, issues, kept = sch.clean(raw, allow_read_only=allow_read_only, country=country)
         if ahead is not None:
             values = {**ahead.values, **values}
             issues = ahead.issues + issues
