@@ -237,6 +237,44 @@ def test_undo_archives_created_and_reverts_updated_unless_changed_since(
     assert two.id in report.changed_since and len(report.changed_since) == 3
 
 
+def test_reimport_after_undo_restores_what_the_undo_archived(rt: Runtime, tmp_path: Path) -> None:
+    rows = [[i, f"N{i}", "L", f"n{i}@example.com", "Engineer"] for i in (1, 2, 3)]
+    path = write_csv(tmp_path / "a.csv", HEADER, rows)
+    made = do_import(rt, "contact", path)
+    with rt.transaction(operator("undoer")) as ctx:
+        assert undo_import(ctx, made.run_id).archived == 3
+    with rt.transaction(operator("someone")) as ctx:
+        three = ops.find_by_external_id(ctx, "contact", "hubspot", "3")
+        assert three is not None
+        ops.restore(ctx, "contact", three)
+        ops.archive(ctx, "contact", three, reason="left the company")
+
+    again = do_import(rt, "contact", path)
+    assert again.run_id != made.run_id and not again.already_done
+    assert again.counts.as_dict() == {
+        "new": 0,
+        "updated": 2,  # restored: their values were already the file's
+        "unchanged": 1,  # archived by a person, not by the undo: stays archived
+        "duplicate": 0,
+        "invalid": 0,
+    }
+    with rt.reading(operator()) as ctx:
+        state = {}
+        for ext in ("1", "2", "3"):
+            r = ops.find_by_external_id(ctx, "contact", "hubspot", ext)
+            assert r is not None
+            state[ext] = (r.archived, r.archive_reason)
+    assert state == {"1": (False, None), "2": (False, None), "3": (True, "left the company")}
+    assert count(rt, select(func.count()).select_from(Contact)) == 3
+    restores = count(
+        rt,
+        select(func.count()).where(
+            ChangeEntry.action == "restore", ChangeEntry.correlation_id == again.run_id
+        ),
+    )
+    assert restores == 2
+
+
 def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
     rt: Runtime, settings: Settings, tmp_path: Path
 ) -> None:

@@ -42,6 +42,7 @@ from plumb.transfer.mapping import Mapping, auto_mapping, load_mapping
 from plumb.transfer.readers import FileFormat, TableReader, file_hash, sniff
 from plumb.transfer.rows import RowInput, RowProblem, resolve_references
 from plumb.transfer.standardizing import Prepared, RowPipeline, default_workers
+from plumb.transfer.undo import restore_undone
 
 BATCH_SIZE = 1000
 DUPLICATE_CODE = "duplicate_candidates"
@@ -389,8 +390,12 @@ def _upsert(
         unknown = {i.ext.upper() for i in items if i.ext and i.ext not in known}
         native = queries.existing_ids(ctx.session, obj, unknown, active_only=False)
     targets = set(known.values()) | native
-    before = _versions(ctx, model, targets)
     counts = Counts()
+    before = _versions(ctx, model, targets)
+    refused = _restore_undone(ctx, plan, good, known, native, counts, problems)
+    if refused:
+        good = [(i, a) for i, a in good if i.row not in refused]
+        items = [i for i, _ in good]
     updated: list[tuple[RowInput, str]] = []
     upserts = [(i, ahead) for i, ahead in good if i.ext.upper() not in native]
     results = ops.upsert_many(
@@ -421,6 +426,31 @@ def _upsert(
         else:
             counts.updated += 1
     return counts
+
+
+def _restore_undone(
+    ctx: Ctx,
+    plan: Plan,
+    good: list[tuple[RowInput, Cleaned | None]],
+    known: dict[str, str],
+    native: set[str],
+    counts: Counts,
+    problems: list[tuple[str, RowProblem]],
+) -> set[int]:
+    """Restore the records an import undo archived that rows name again (``undo.restore_undone``);
+    returns the rows refused because their record could not be restored."""
+    named = []
+    for item, _ in good:
+        record_id = known.get(item.ext) or (
+            item.ext.upper() if item.ext.upper() in native else None
+        )
+        if record_id is not None:
+            named.append((item, record_id))
+    failed = restore_undone(ctx, plan.object, [(item.row, rid) for item, rid in named])
+    for item, _ in named:
+        if item.row in failed:
+            _refused(plan, item, failed[item.row], counts, problems)
+    return set(failed)
 
 
 def _versions(ctx: Ctx, model: Any, ids: set[str]) -> dict[str, int]:
