@@ -222,6 +222,7 @@ def main() -> None:
                     f"{run.peak_kb / 1024:.0f} MB / {run.worker_peak_kb / 1024:.0f} MB",
                 ]
             )
+            print("  ".join(table[-1]), flush=True)  # each size as soon as it is measured
     print_table(
         f"import contacts from CSV ({args.workers} standardizing workers) vs (a) raw "
         "executemany and (b) the standardization libraries alone (nameparser apart)",
