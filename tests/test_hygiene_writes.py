@@ -68,6 +68,37 @@ def test_a_messy_contact_lands_standardized(api: TestClient) -> None:
         assert contact["id"] in [c["id"] for c in found], query
 
 
+def test_local_phone_numbers_are_read_in_the_records_country(api: TestClient) -> None:
+    berlin = create(
+        api, "contacts", {"first_name": "Bea", "country": "Germany", "phone": "030 1234567"}
+    )
+    assert berlin["phones"] == ["+49301234567"]
+    nowhere = create(api, "contacts", {"first_name": "Cy", "phone": "(415) 555-0134"})
+    assert nowhere["phones"] == ["+14155550134"]  # no country: the workspace's default region
+    london = create(api, "contacts", {"first_name": "Di", "country": "UK"})
+    changed = ok(
+        api.patch(
+            f"/api/v1/contacts/{london['id']}",
+            json={"phone": "020 7946 0000"},
+            headers={"If-Match": '"1"'},
+        )
+    )
+    assert changed["phones"] == ["+442079460000"]  # the country stored on the record
+    errors = refusal(
+        api.post("/api/v1/contacts", json={"first_name": "Ed", "country": "FR", "phone": "12"})
+    )
+    assert "read as a FR number" in errors["phones"]["message"]
+
+
+def test_control_characters_never_land(api: TestClient) -> None:
+    contact = create(api, "contacts", {"first_name": "Ada\x1b[31m", "job_title": "Eng\x07\x85lead"})
+    assert (contact["first_name"], contact["job_title"]) == ("Ada[31m", "Eng lead")
+    task = create(api, "tasks", {"title": "Call\x08", "description": "one\x0c\r\ntwo\tthree"})
+    assert (task["title"], task["description"]) == ("Call", "one\ntwo\tthree")
+    [entry] = history(api, "tasks", task["id"])
+    assert entry["changes"]["description"] == [None, "one\ntwo\tthree"]
+
+
 @pytest.mark.parametrize("spelling", ["web", "Online Form", "WEBSITE", "site"])
 def test_picklist_synonyms_map_to_the_key(api: TestClient, spelling: str) -> None:
     assert create(api, "contacts", {"lead_source": spelling})["lead_source"] == "website"

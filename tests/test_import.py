@@ -237,6 +237,44 @@ def test_undo_archives_created_and_reverts_updated_unless_changed_since(
     assert two.id in report.changed_since and len(report.changed_since) == 3
 
 
+def test_reimport_after_undo_restores_what_the_undo_archived(rt: Runtime, tmp_path: Path) -> None:
+    rows = [[i, f"N{i}", "L", f"n{i}@example.com", "Engineer"] for i in (1, 2, 3)]
+    path = write_csv(tmp_path / "a.csv", HEADER, rows)
+    made = do_import(rt, "contact", path)
+    with rt.transaction(operator("undoer")) as ctx:
+        assert undo_import(ctx, made.run_id).archived == 3
+    with rt.transaction(operator("someone")) as ctx:
+        three = ops.find_by_external_id(ctx, "contact", "hubspot", "3")
+        assert three is not None
+        ops.restore(ctx, "contact", three)
+        ops.archive(ctx, "contact", three, reason="left the company")
+
+    again = do_import(rt, "contact", path)
+    assert again.run_id != made.run_id and not again.already_done
+    assert again.counts.as_dict() == {
+        "new": 0,
+        "updated": 2,  # restored: their values were already the file's
+        "unchanged": 1,  # archived by a person, not by the undo: stays archived
+        "duplicate": 0,
+        "invalid": 0,
+    }
+    with rt.reading(operator()) as ctx:
+        state = {}
+        for ext in ("1", "2", "3"):
+            r = ops.find_by_external_id(ctx, "contact", "hubspot", ext)
+            assert r is not None
+            state[ext] = (r.archived, r.archive_reason)
+    assert state == {"1": (False, None), "2": (False, None), "3": (True, "left the company")}
+    assert count(rt, select(func.count()).select_from(Contact)) == 3
+    restores = count(
+        rt,
+        select(func.count()).where(
+            ChangeEntry.action == "restore", ChangeEntry.correlation_id == again.run_id
+        ),
+    )
+    assert restores == 2
+
+
 def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
     rt: Runtime, settings: Settings, tmp_path: Path
 ) -> None:
@@ -251,6 +289,7 @@ def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
         "PLUMB_DATABASE_URL": settings.database_url,
         "PLUMB_WORKSPACE": str(settings.workspace),
         "PLUMB_CHAIN_LANES": str(settings.chain_lanes),
+        "PLUMB_IMPORT_WORKERS": "2",
     }
     command = [str(Path(sys.executable).parent / "plumb"), "import", "contacts", str(path)]
     command += ["--batch-size", "100", "--json"]
@@ -262,9 +301,15 @@ def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
         if done >= 500:
             break
         time.sleep(0.05)
+    workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the import finished before it could be killed"
+    assert workers, "the import had started no standardizing worker processes"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)], "worker processes outlived the import"
     assert 0 < count(rt, select(func.count()).select_from(Contact)) < total
 
     finish = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -280,6 +325,28 @@ def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
         assert s.scalar(select(func.count()).where(ChangeEntry.action == "create")) == total - len(
             bad
         )
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
 
 
 def test_cli_import_dry_run_errors_file_and_list(cli: Cli, tmp_path: Path) -> None:

@@ -369,3 +369,26 @@ def test_text_refuses_nul() -> None:
 @given(value=st.text())
 def test_text_is_idempotent(value: str) -> None:
     twice_is_once(std.text, value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Ada\x07 Love\x1blace", "Ada Lovelace"),
+        ("Acme\x0bCorp", "Acme Corp"),  # a vertical tab separates words like a space
+        ("\x85Eng\u0080ineer\x9f\x7f", "Engineer"),  # C1 controls and DEL
+        ("tab\tand\nline", "tab and line"),
+    ],
+)
+def test_text_drops_control_characters(raw: str, expected: str) -> None:
+    assert std.text(raw) == expected
+
+
+def test_longtext_keeps_lines_and_tabs_but_no_other_control() -> None:
+    assert std.longtext("a\x07\tb\r\nc\rd\x0b\x1b\x9fe\n") == "a\tb\nc\nde"
+
+
+@IDEMPOTENCE
+@given(value=st.text())
+def test_longtext_is_idempotent(value: str) -> None:
+    twice_is_once(std.longtext, value)

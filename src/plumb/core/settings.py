@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         ),
     )
 
+    import_workers: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Processes that standardize an import's rows (phones, e-mails, countries, ...) "
+            "ahead of its writes, each batch while the one before it is written. Unset: one "
+            "per CPU core; 1: everything in the importing process. Results are the same "
+            "either way."
+        ),
+    )
+
     smtp_host: str | None = Field(
         None,
         description=(

@@ -42,19 +42,27 @@ _SPACES = re.compile(r"\s+")
 _CACHE_SIZE = 16384
 
 
+# C0 and C1 control characters (and DEL), but not NUL (refused), tab, line feed and carriage
+# return. In one-line text, whitespace controls such as a vertical tab become a space.
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_NON_SPACE_CONTROLS = re.compile(r"[\x01-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
 def text(value: str) -> str:
     """Unicode NFC, no control characters, single spaces, trimmed."""
-    value = unicodedata.normalize("NFC", value)
     if "\x00" in value:
         raise Unstandardizable("text", "contains a NUL character")
+    value = unicodedata.normalize("NFC", _NON_SPACE_CONTROLS.sub("", value))
     return _SPACES.sub(" ", value).strip()
 
 
 def longtext(value: str) -> str:
-    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
+    """Unicode NFC, lines ending in a line feed, no control characters but tab and line feed,
+    trimmed."""
     if "\x00" in value:
         raise Unstandardizable("text", "contains a NUL character")
-    return value.strip()
+    value = _CONTROLS.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", value).strip()
 
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")

@@ -338,9 +338,13 @@ def _standardized(standardize: Callable[[str], str], ftype: FieldType, keep: boo
     return coerce
 
 
-def coercer_for(spec: FieldSpec | CustomField, ftype: FieldType, ws: Workspace) -> Coercer:
-    """The coercer of one field under one workspace definition."""
-    region = ws.workspace.default_region
+def coercer_for(
+    spec: FieldSpec | CustomField, ftype: FieldType, ws: Workspace, region: str | None = None
+) -> Coercer:
+    """The coercer of one field under one workspace definition. ``region`` (an ISO country
+    code) is how phone numbers without a country code are read: the record's country when it
+    has one, else the workspace's default region."""
+    region = region or ws.workspace.default_region
     picklist = getattr(spec, "picklist", None)
 
     def keep(field_type: str) -> bool:

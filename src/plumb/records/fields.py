@@ -20,8 +20,8 @@ from plumb.core.clock import isoformat
 from plumb.core.errors import FieldIssue
 from plumb.hygiene import standardize as std
 from plumb.records.coerce import Coercer, FieldValueError, Kept, coercer_for, text_coercer
-from plumb.workspace.schema import Workspace
-from plumb.workspace.standard import STANDARD_FIELDS, FieldType
+from plumb.workspace.schema import CustomField, Workspace
+from plumb.workspace.standard import STANDARD_FIELDS, FieldSpec, FieldType
 
 MISSING: Any = object()
 
@@ -76,6 +76,8 @@ class ObjectSchema:
         self.custom_names = frozenset(f.name for f in fields if f.custom)
         self.link_sets = [f.name for f in fields if f.is_link_set]
         self.reference_fields = frozenset(f.name for f in fields if f.type in REFERENCE_TYPES)
+        self.phone_fields = frozenset(f.name for f in fields if f.type == FieldType.PHONE)
+        self._phone_coercers: dict[tuple[str, str], Coercer] = {}
 
     def __getitem__(self, name: str) -> Field:
         return self.fields[name]
@@ -84,15 +86,18 @@ class ObjectSchema:
         return name in self.fields
 
     def clean(
-        self, raw: dict[str, Any], *, allow_read_only: bool = False
+        self, raw: dict[str, Any], *, allow_read_only: bool = False, country: str | None = None
     ) -> tuple[dict[str, Any], list[FieldIssue], dict[str, str]]:
         """Coerce the given fields. Unknown and read-only names are issues, never dropped.
 
-        The third result names the fields whose value was kept as typed under the workspace's
-        ``keep`` policy, with the rule it failed."""
+        Phone numbers without a country code are read in the record's country: the one given
+        here, else ``country`` (the record's stored country), else the workspace's default
+        region. The third result names the fields whose value was kept as typed under the
+        workspace's ``keep`` policy, with the rule it failed."""
         values: dict[str, Any] = {}
         issues: list[FieldIssue] = []
         kept: dict[str, str] = {}
+        region, country_value = self._region(raw, country)
         for name, value in raw.items():
             spec = self.fields.get(name)
             if spec is None:
@@ -106,8 +111,11 @@ class ObjectSchema:
             if value is None or value == "" or (spec.many and value == []):
                 values[name] = spec.empty()
                 continue
+            coerce = spec.coerce
+            if region is not None and spec.type == FieldType.PHONE:
+                coerce = self._phone_coercer(spec, region)
             try:
-                clean = spec.coerce(value)
+                clean = country_value if name == "country" and country_value else coerce(value)
             except FieldValueError as exc:
                 issues.append(FieldIssue(name, exc.rule, exc.message, _printable(value)))
                 continue
@@ -121,6 +129,33 @@ class ObjectSchema:
                 clean = [str(v) if isinstance(v, Kept) else v for v in clean]
             values[name] = clean
         return values, issues, kept
+
+    def _region(self, raw: dict[str, Any], country: str | None) -> tuple[str | None, Any]:
+        """The region to read phones in when it is not the default one (the record's country
+        as an ISO code, when phones are given), and the given country already coerced."""
+        if not self.phone_fields.intersection(raw) or "country" not in self.fields:
+            return None, None
+        coerced = None
+        if "country" in raw:
+            given = raw["country"]
+            try:
+                country = coerced = self.fields["country"].coerce(given) if given else None
+            except (FieldValueError, std.Unstandardizable):
+                return None, None
+        if not isinstance(country, str) or isinstance(country, Kept):
+            return None, coerced
+        if country == self.workspace.workspace.default_region or not std.is_country_code(country):
+            return None, coerced
+        return country, coerced
+
+    def _phone_coercer(self, spec: Field, region: str) -> Coercer:
+        key = (spec.name, region)
+        coerce = self._phone_coercers.get(key)
+        if coerce is None:
+            source = _spec_source(self.workspace, self.object, spec.name)
+            coerce = coercer_for(source, spec.type, self.workspace, region)
+            self._phone_coercers[key] = coerce
+        return coerce
 
     def json_schema(self) -> dict[str, Any]:
         """A JSON Schema of the writable fields, for the OpenAPI document."""
@@ -256,6 +291,14 @@ def _build(workspace: Workspace) -> dict[str, ObjectSchema]:
         ]
         out[obj] = ObjectSchema(obj, fields, workspace)
     return out
+
+
+def _spec_source(workspace: Workspace, obj: str, name: str) -> FieldSpec | CustomField:
+    """The standard field's spec or the custom field's definition named ``name``."""
+    for s in STANDARD_FIELDS[obj]:
+        if s.name == name:
+            return s
+    return next(c for c in workspace.custom_fields(obj) if c.name == name)
 
 
 def schema_for(workspace: Workspace, obj: str) -> ObjectSchema:

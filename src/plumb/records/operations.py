@@ -29,7 +29,7 @@ from plumb.models import ActivityLink, DealContact, ExternalId
 from plumb.models.base import RecordMixin
 from plumb.records import queries
 from plumb.records.fields import schema_for, to_json
-from plumb.records.prepare import Draft, clean_drafts, prepare, stage_field
+from plumb.records.prepare import Cleaned, Draft, clean_drafts, prepare, stage_field
 from plumb.records.rows import column_values, field_values, model_for
 
 ExternalRef = tuple[str, str]
@@ -94,12 +94,19 @@ def create_many(
     *,
     external_ids: list[ExternalRef | None] | None = None,
     allow_read_only: bool = False,
+    cleaned: list[Cleaned | None] | None = None,
 ) -> list[ItemResult]:
-    """Create records; each item succeeds or fails on its own, and a failed item writes nothing."""
+    """Create records; each item succeeds or fails on its own, and a failed item writes nothing.
+
+    ``cleaned`` is for the import pipeline only: per item, what ``prepare.clean_ahead`` (the
+    same standardizers, run ahead in worker processes) made of its fields, so they are not
+    standardized twice; the rest of the write (validation, hooks, change log) is unchanged."""
     authz.require(ctx, obj, "create")
     sch = schema_for(ctx.workspace, obj)
     model = model_for(obj)
-    drafts = clean_drafts(ctx, obj, items, [None] * len(items), allow_read_only=allow_read_only)
+    drafts = clean_drafts(
+        ctx, obj, items, [None] * len(items), allow_read_only=allow_read_only, cleaned=cleaned
+    )
     prepare(ctx, obj, drafts, creating=True)
     ids = new_ids(len(drafts))
     _run_before_hooks(ctx, obj, [(d, ids[d.index], "create") for d in drafts if d.ok])
@@ -578,9 +585,17 @@ def find_by_external_id(ctx: Ctx, obj: str, source: str, external_id: str) -> Re
 
 
 def upsert_many(
-    ctx: Ctx, obj: str, source: str, items: list[tuple[str, dict[str, Any]]]
+    ctx: Ctx,
+    obj: str,
+    source: str,
+    items: list[tuple[str, dict[str, Any]]],
+    *,
+    cleaned: list[Cleaned | None] | None = None,
 ) -> list[ItemResult]:
-    """Create or update by external id. Updates apply the given fields; creates store the id."""
+    """Create or update by external id. Updates apply the given fields; creates store the id.
+
+    ``cleaned`` (the import pipeline's standardization done ahead, see ``create_many``) is
+    used for the items that are created; an update cleans its fields against the record."""
     ext = [str(e).strip() for e, _ in items]
     bad = [i for i, e in enumerate(ext) if not e]
     known = dict(
@@ -635,6 +650,7 @@ def upsert_many(
             obj,
             [items[i][1] for i in creates],
             external_ids=[(source, ext[i]) for i in creates],
+            cleaned=[cleaned[i] for i in creates] if cleaned is not None else None,
         )
         for i, result in zip(creates, made, strict=True):
             result.index = i

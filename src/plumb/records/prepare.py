@@ -90,6 +90,33 @@ def split_contact_aliases(
     return out, issues
 
 
+@dataclass
+class Cleaned:
+    """What ``clean_ahead`` made of the fields ``covered`` of one new record's input: the
+    same values, issues and kept-as-typed rules that cleaning them in the write path gives."""
+
+    covered: frozenset[str]
+    values: dict[str, Any]
+    issues: list[FieldIssue]
+    kept: dict[str, str]
+
+
+def clean_ahead(ws: Workspace, obj: str, raw: dict[str, Any]) -> Cleaned:
+    """Standardize a new record's input before its write, away from the session: every given
+    field except references (which need the database), and the contact aliases (``email``,
+    ``phone``, ``name``). A pure function of the workspace definition and the input, so an
+    import can run it in worker processes (``plumb.transfer.standardizing``) and hand the
+    result to ``create_many(cleaned=...)``, which then does not standardize those fields again."""
+    sch = schema_for(ws, obj)
+    subset = {k: v for k, v in raw.items() if k not in sch.reference_fields}
+    alias_issues: list[FieldIssue] = []
+    if obj == "contact":
+        subset, alias_issues = split_contact_aliases(subset, None)
+    values, issues, kept = sch.clean(subset)
+    covered = frozenset(k for k in raw if k not in sch.reference_fields)
+    return Cleaned(covered, values, alias_issues + issues, kept)
+
+
 def clean_drafts(
     ctx: Ctx,
     obj: str,
@@ -97,7 +124,10 @@ def clean_drafts(
     befores: list[dict[str, Any] | None],
     *,
     allow_read_only: bool = False,
+    cleaned: list[Cleaned | None] | None = None,
 ) -> list[Draft]:
+    """Clean each item into a draft. ``cleaned`` (new records only) gives, per item, what
+    ``clean_ahead`` already made of some of its fields; only the rest are cleaned here."""
     sch = schema_for(ctx.workspace, obj)
     drafts: list[Draft] = []
     for index, (raw, before) in enumerate(zip(items, befores, strict=True)):
@@ -106,10 +136,18 @@ def clean_drafts(
                 Draft(index, {}, {}, before, [FieldIssue("(item)", "type", "expected an object")])
             )
             continue
+        ahead = cleaned[index] if cleaned is not None else None
+        if ahead is not None:
+            raw = {k: v for k, v in raw.items() if k not in ahead.covered}
         alias_issues: list[FieldIssue] = []
         if obj == "contact":
             raw, alias_issues = split_contact_aliases(raw, before)
-        values, issues, kept = sch.clean(raw, allow_read_only=allow_read_only)
+        country = before.get("country") if before is not None else None
+        values, issues, kept = sch.clean(raw, allow_read_only=allow_read_only, country=country)
+        if ahead is not None:
+            values = {**ahead.values, **values}
+            issues = ahead.issues + issues
+            kept = {**ahead.kept, **kept}
         after = (
             dict(before) if before is not None else {n: f.empty() for n, f in sch.fields.items()}
         )

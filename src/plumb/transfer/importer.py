@@ -34,12 +34,15 @@ from plumb.models import ExternalId, ImportRowError, ImportRun
 from plumb.records import operations as ops
 from plumb.records import queries
 from plumb.records.fields import schema_for
+from plumb.records.prepare import Cleaned
 from plumb.records.rows import model_for
 from plumb.runtime import Runtime
 from plumb.transfer.cells import neutralise
 from plumb.transfer.mapping import Mapping, auto_mapping, load_mapping
 from plumb.transfer.readers import FileFormat, TableReader, file_hash, sniff
-from plumb.transfer.rows import RowInput, RowProblem, RowReader, resolve_references
+from plumb.transfer.rows import RowInput, RowProblem, resolve_references
+from plumb.transfer.standardizing import Prepared, RowPipeline, default_workers
+from plumb.transfer.undo import restore_undone
 
 BATCH_SIZE = 1000
 DUPLICATE_CODE = "duplicate_candidates"
@@ -152,13 +155,17 @@ def run_import(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> Outcome:
+    """Run (or resume) an import. ``workers`` processes standardize the rows ahead of the
+    writes (default: the ``import_workers`` setting; 1: all in this process)."""
+    workers = workers or rt.settings.import_workers or default_workers()
     if dry_run:
         session = rt.db.session(write=True)
         try:
             run = _new_run(rt, session, actor, plan)
             outcome = _run_batches(
-                rt, lambda: _Shared(session), actor, plan, run, 0, batch_size, progress
+                rt, lambda: _Shared(session), actor, plan, run, 0, batch_size, progress, workers
             )
             outcome.dry_run = True
             outcome.errors = _errors(session, run.id)
@@ -173,7 +180,7 @@ def run_import(
         resumed = found.rows_done if found is not None else 0
         run_id = (found or _new_run(rt, session, actor, plan)).id
     outcome = _run_batches(
-        rt, rt.db.write_session, actor, plan, _Ref(run_id), resumed, batch_size, progress
+        rt, rt.db.write_session, actor, plan, _Ref(run_id), resumed, batch_size, progress, workers
     )
     outcome.resumed_from = resumed
     return outcome
@@ -243,18 +250,21 @@ def _run_batches(
     skip: int,
     batch_size: int,
     progress: Progress | None,
+    workers: int,
 ) -> Outcome:
-    sch = schema_for(rt.loaded.workspace, plan.object)
     totals = Counts()
     done = skip
-    with TableReader(plan.path, plan.format) as reader:
-        rows = RowReader(sch, plan.mapping, plan.header)
-        for number, batch in enumerate(_batches(reader.rows(), skip, batch_size), 1):
+    with (
+        TableReader(plan.path, plan.format) as reader,
+        RowPipeline(rt.loaded.workspace, plan.mapping, plan.header, workers) as pipeline,
+    ):
+        batches = pipeline.prepared(_batches(reader.rows(), skip, batch_size))
+        for number, (batch, prepared) in enumerate(batches, 1):
             with sessions() as session:
                 if number & (number - 1) == 0:
                     _analyze(session, plan.object)
                 ctx = rt.ctx(session, import_actor(actor, run.id), correlation_id=run.id)
-                counts = _write_batch(ctx, plan, rows, run.id, done, batch)
+                counts = _write_batch(ctx, plan, run.id, done, prepared)
             done += len(batch)
             totals.add(counts)
             if progress is not None:
@@ -300,12 +310,7 @@ def _batches(
 
 
 def _write_batch(
-    ctx: Ctx,
-    plan: Plan,
-    reader: RowReader,
-    run_id: str,
-    expected_done: int,
-    batch: list[tuple[int, list[str]]],
+    ctx: Ctx, plan: Plan, run_id: str, expected_done: int, prepared: Prepared
 ) -> Counts:
     session = ctx.session
     state = session.execute(
@@ -319,11 +324,11 @@ def _write_batch(
             f"{state.rows_done}); another process is running it or it was undone",
             extra={"import_id": run_id},
         )
-    items = [reader.read(number, cells, str(number)) for number, cells in batch]
+    items = [item for item, _ in prepared]
     resolve_references(ctx, plan.mapping, items)
     counts = Counts()
     problems: list[tuple[str, RowProblem]] = []
-    good = [i for i in items if not i.problems]
+    good = [(item, ahead) for item, ahead in prepared if not item.problems]
     for item in items:
         if item.problems:
             counts.invalid += 1
@@ -350,7 +355,7 @@ def _write_batch(
         update(ImportRun)
         .where(ImportRun.id == run_id)
         .values(
-            rows_done=expected_done + len(batch),
+            rows_done=expected_done + len(prepared),
             created=ImportRun.created + counts.created,
             updated=ImportRun.updated + counts.updated,
             unchanged=ImportRun.unchanged + counts.unchanged,
@@ -362,9 +367,13 @@ def _write_batch(
 
 
 def _upsert(
-    ctx: Ctx, plan: Plan, items: list[RowInput], problems: list[tuple[str, RowProblem]]
+    ctx: Ctx,
+    plan: Plan,
+    good: list[tuple[RowInput, Cleaned | None]],
+    problems: list[tuple[str, RowProblem]],
 ) -> Counts:
     obj, source = plan.object, plan.source
+    items = [item for item, _ in good]
     model: Any = model_for(obj)
     known = dict(
         ctx.session.execute(
@@ -381,12 +390,18 @@ def _upsert(
         unknown = {i.ext.upper() for i in items if i.ext and i.ext not in known}
         native = queries.existing_ids(ctx.session, obj, unknown, active_only=False)
     targets = set(known.values()) | native
-    before = _versions(ctx, model, targets)
     counts = Counts()
+    before = _versions(ctx, model, targets)
+    refused = _restore_undone(ctx, plan, good, known, native, counts, problems)
+    if refused:
+        good = [(i, a) for i, a in good if i.row not in refused]
+        items = [i for i, _ in good]
     updated: list[tuple[RowInput, str]] = []
-    upserts = [i for i in items if i.ext.upper() not in native]
-    results = ops.upsert_many(ctx, obj, source, [(i.ext, i.values) for i in upserts])
-    for item, result in zip(upserts, results, strict=True):
+    upserts = [(i, ahead) for i, ahead in good if i.ext.upper() not in native]
+    results = ops.upsert_many(
+        ctx, obj, source, [(i.ext, i.values) for i, _ in upserts], cleaned=[a for _, a in upserts]
+    )
+    for (item, _), result in zip(upserts, results, strict=True):
         if result.error is not None:
             _refused(plan, item, result.error, counts, problems)
         elif result.created:
@@ -411,6 +426,31 @@ def _upsert(
         else:
             counts.updated += 1
     return counts
+
+
+def _restore_undone(
+    ctx: Ctx,
+    plan: Plan,
+    good: list[tuple[RowInput, Cleaned | None]],
+    known: dict[str, str],
+    native: set[str],
+    counts: Counts,
+    problems: list[tuple[str, RowProblem]],
+) -> set[int]:
+    """Restore the records an import undo archived that rows name again (``undo.restore_undone``);
+    returns the rows refused because their record could not be restored."""
+    named = []
+    for item, _ in good:
+        record_id = known.get(item.ext) or (
+            item.ext.upper() if item.ext.upper() in native else None
+        )
+        if record_id is not None:
+            named.append((item, record_id))
+    failed = restore_undone(ctx, plan.object, [(item.row, rid) for item, rid in named])
+    for item, _ in named:
+        if item.row in failed:
+            _refused(plan, item, failed[item.row], counts, problems)
+    return set(failed)
 
 
 def _versions(ctx: Ctx, model: Any, ids: set[str]) -> dict[str, int]:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 
 from plumb.access import authz
 from plumb.core.context import Ctx
@@ -23,6 +23,11 @@ from plumb.models import ChangeEntry, ImportRun
 from plumb.records import operations as ops
 from plumb.records import queries
 from plumb.records.fields import schema_for
+from plumb.records.rows import model_for
+
+UNDO_REASON = "undo of import"
+"""How the archive reason of a record archived by an import undo starts: importing it again
+restores it (``importer``)."""
 
 
 @dataclass
@@ -96,7 +101,7 @@ def undo_import(ctx: Ctx, run_id: str) -> UndoReport:
                 changed[record_id].setdefault(name, old)
 
     report = UndoReport(run.id)
-    reason = f"undo of import {run.id} ({run.file_name})"
+    reason = f"{UNDO_REASON} {run.id} ({run.file_name})"
     for record_id in created:
         try:
             with ctx.session.begin_nested():
@@ -140,3 +145,36 @@ def undo_import(ctx: Ctx, run_id: str) -> UndoReport:
         )
     )
     return report
+
+
+def restore_undone(ctx: Ctx, obj: str, rows: list[tuple[int, str]]) -> dict[int, PlumbError]:
+    """A re-import brings back what an import undo archived: of the records the rows name
+    ((row, record id)), those archived by an undo are restored through the operations layer
+    (in history, with the row in the entry's context) before the rows update them. Records
+    archived for any other reason (by a person, a merge) stay archived. Returns the rows whose
+    record could not be restored, with the reason."""
+    model: Any = model_for(obj)
+    wanted = {record_id for _, record_id in rows}
+    if not wanted:
+        return {}
+    undone = set(
+        ctx.session.scalars(
+            select(model.id).where(
+                model.id.in_(wanted),
+                model.archived == true(),
+                model.archive_reason.startswith(UNDO_REASON),
+            )
+        )
+    )
+    failed: dict[int, PlumbError] = {}
+    for row, record_id in rows:
+        if record_id not in undone:
+            continue
+        undone.discard(record_id)  # named twice in a batch: restored once
+        try:
+            with ctx.session.begin_nested():
+                record = queries.get(ctx, obj, record_id)
+                ops.restore(ctx, obj, record, context={"reimported_row": row})
+        except PlumbError as exc:
+            failed[row] = exc
+    return failed

@@ -1,0 +1,142 @@
+"""Reading and standardizing an import's rows ahead of its writes, on every core.
+
+Standardization (phonenumbers, email-validator, pycountry, ...) is pure CPU work and needs no
+database, so while the main process writes batch *k* through the operations layer, a pool of
+worker processes turns the cells of batch *k+1* into field values (``RowReader.read``) and
+standardizes them (``records.prepare.clean_ahead``). The main process hands the results to
+``operations.upsert_many(cleaned=...)``, which validates, checks identity and writes the change
+log as for any write, without standardizing those values a second time.
+
+With one worker (``PLUMB_IMPORT_WORKERS=1``) the very same functions run in the main process,
+so the records and the error file of an import do not depend on the setting. The first batch
+is always prepared in the main process: an import of one batch never starts the pool.
+
+Worker processes end with their parent: each watches its parent's process id and exits as
+soon as the parent is gone, even after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from plumb.records.fields import schema_for
+from plumb.records.prepare import Cleaned, clean_ahead
+from plumb.transfer.mapping import Mapping
+from plumb.transfer.rows import RowInput, RowReader
+from plumb.workspace.schema import Workspace
+
+Cells = list[tuple[int, list[str]]]
+"""A batch of rows as read from the file: (row number, cells)."""
+Prepared = list[tuple[RowInput, Cleaned | None]]
+"""Each row's field values and what standardizing them ahead gave (None: refused already)."""
+
+PARENT_CHECK_SECONDS = 0.2
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def prepare_rows(reader: RowReader, ws: Workspace, rows: Cells) -> Prepared:
+    """Cells to field values, and those standardized: what the workers run on each chunk."""
+    out: Prepared = []
+    for number, cells in rows:
+        item = reader.read(number, cells, str(number))
+        ahead = None if item.problems else clean_ahead(ws, reader.sch.object, item.values)
+        out.append((item, ahead))
+    return out
+
+
+# -- in a worker process -------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+"""The worker process's reader and workspace, set once by ``_start_worker``."""
+
+
+def _start_worker(ws: Workspace, mapping: Mapping, header: list[str], parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    _worker["ws"] = ws
+    _worker["reader"] = RowReader(schema_for(ws, mapping.object), mapping, header)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
+def _prepare_chunk(rows: Cells) -> Prepared:
+    return prepare_rows(_worker["reader"], _worker["ws"], rows)
+
+
+# -- in the main process -------------------------------------------------------------------------
+
+
+class _Job:
+    """One batch: prepared by the pool once submitted, else in the main process when asked."""
+
+    def __init__(self, rows: Cells) -> None:
+        self.rows = rows
+        self.futures: list[Future[Prepared]] | None = None
+
+    def result(self, reader: RowReader, ws: Workspace) -> Prepared:
+        if self.futures is None:
+            return prepare_rows(reader, ws, self.rows)
+        out: Prepared = []
+        for future in self.futures:
+            out += future.result()
+        return out
+
+
+class RowPipeline:
+    """Yields each batch prepared, while the pool prepares the next one."""
+
+    def __init__(self, ws: Workspace, mapping: Mapping, header: list[str], workers: int) -> None:
+        self.ws = ws
+        self.mapping = mapping
+        self.header = header
+        self.workers = max(1, workers)
+        self.reader = RowReader(schema_for(ws, mapping.object), mapping, header)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> RowPipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def prepared(self, batches: Iterator[Cells]) -> Iterator[tuple[Cells, Prepared]]:
+        pending: _Job | None = None
+        for rows in batches:
+            job = _Job(rows)
+            if pending is not None:
+                if self.workers > 1:
+                    self._submit(job)
+                yield pending.rows, pending.result(self.reader, self.ws)
+            pending = job
+        if pending is not None:
+            yield pending.rows, pending.result(self.reader, self.ws)
+
+    def _submit(self, job: _Job) -> None:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self.ws, self.mapping, self.header, os.getpid()),
+            )
+        size = -(-len(job.rows) // self.workers)
+        job.futures = [
+            self._pool.submit(_prepare_chunk, job.rows[i : i + size])
+            for i in range(0, len(job.rows), size)
+        ]
