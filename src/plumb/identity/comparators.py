@@ -33,6 +33,9 @@ from plumb.hygiene import standardize as std
 from plumb.identity.nicknames import canonical
 
 Channels = tuple[str, ...]
+CACHE_SIZE = 20_000
+"""Entries per memo of the matching code: values that come back (names, cities, streets) stay
+warm, one-off values (e-mail addresses) pass through, and a long import's memory levels off."""
 Arrays = list[np.ndarray]
 MISSING = "missing"
 
@@ -80,18 +83,18 @@ def _pick(n: int, worst: int, *conditions: tuple[int, np.ndarray]) -> np.ndarray
 # -- prepare helpers --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=CACHE_SIZE)
 def plain(value: str) -> str:
     """Case, accents and punctuation removed, single-spaced."""
     return std.match_key(value)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=CACHE_SIZE)
 def metaphone(value: str) -> str:
     return jellyfish.metaphone(value) if value else ""
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=CACHE_SIZE)
 def nysiis(value: str) -> str:
     return jellyfish.nysiis(value) if value else ""
 
@@ -106,7 +109,7 @@ def _normalized(value: str) -> Channels | None:
     return (v,) if v else None
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=CACHE_SIZE)
 def _name(value: str) -> Channels | None:
     v = plain(value)
     if not v:
@@ -169,7 +172,7 @@ STREET_WORDS = {
 """Spelled-out street words and their usual abbreviations (US postal style)."""
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=CACHE_SIZE)
 def street_key(value: str) -> str:
     return " ".join(STREET_WORDS.get(t, t) for t in plain(value).split())
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from plumb.identity.comparators import COMPARATORS, as_text
+from plumb.identity.comparators import CACHE_SIZE, COMPARATORS, as_text
 from plumb.identity.plan import Plan, PlanField
 
 MAX_SLOTS = 3
@@ -75,7 +75,7 @@ def build_frame(plan: Plan, records: list[tuple[str, dict[str, Any]]]) -> Frame:
 
 @cache
 def _cached_prepare(comparator: str) -> Callable[[str], tuple[str, ...] | None]:
-    return lru_cache(maxsize=500_000)(COMPARATORS[comparator].prepare)
+    return lru_cache(maxsize=CACHE_SIZE)(COMPARATORS[comparator].prepare)
 
 
 def _width(comparator: str) -> int:

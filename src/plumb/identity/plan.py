@@ -12,6 +12,7 @@ from typing import Any
 
 from plumb.hygiene import standardize as std
 from plumb.identity.comparators import (
+    CACHE_SIZE,
     COMPARATORS,
     Comparator,
     as_text,
@@ -83,7 +84,7 @@ def _key_parts(value: Any, transform: str) -> list[str]:
     return sorted(set(out))
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=CACHE_SIZE)
 def _transform(text: str, transform: str) -> str:
     if transform == "value":
         return plain(text).replace(" ", "")
