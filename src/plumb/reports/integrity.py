@@ -55,7 +55,7 @@ def flag_mask(ctx: Ctx, obj: str, *, guard: bool = True) -> ColumnElement[int]:
         bits = bits + case((clause, BITS[indicator]), else_=0)
     if guard:
         return case((scope(ctx, obj), bits), else_=0)
-    return bits  # type: ignore[no-any-return]
+    return bits
 
 
 def annotate(
