@@ -101,6 +101,7 @@ def load_deals(url: str, count: int, changes_per_deal: int) -> int:
                 )
                 seq += 1
                 at = created
+                figures_at = created
                 for _ in range(changes_per_deal - 1):
                     at = at + timedelta(days=rng.randint(1, 5))
                     if rng.random() < 0.5:
@@ -119,6 +120,7 @@ def load_deals(url: str, count: int, changes_per_deal: int) -> int:
                             )
                         )
                         amount = new_amount
+                        figures_at = at
                     seq += 1
                 deals.append(
                     {
@@ -131,6 +133,7 @@ def load_deals(url: str, count: int, changes_per_deal: int) -> int:
                         "close_date": (NOW + timedelta(days=rng.randint(-20, 120))).date(),
                         "created_at": created,
                         "updated_at": at,
+                        "figures_changed_at": figures_at,
                         "created_by": "bench",
                         "custom": {},
                     }

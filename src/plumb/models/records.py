@@ -78,6 +78,10 @@ class Deal(RecordMixin, Base):
     )
     stage_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    figures_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When amount or close date last changed (creation counts): kept by the operations layer
+    in the same write, so the stale check needs no change-log scan. Not a field: the change
+    log already says what changed and when."""
 
     __table_args__ = (Index(None, "pipeline", "stage"),)
 

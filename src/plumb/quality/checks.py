@@ -38,7 +38,6 @@ from plumb.identity.keys import live_clause
 from plumb.models import (
     Activity,
     ActivityLink,
-    ChangeEntry,
     Company,
     Contact,
     Deal,
@@ -151,7 +150,8 @@ def _completeness(obj: str) -> Parts:
 
 
 def _company_archived(model: Any) -> ColumnElement[bool]:
-    return exists().where(Company.id == model.company_id, Company.archived.is_(True))
+    # The archived companies are few and read once per query, not probed per record.
+    return model.company_id.in_(select(Company.id).where(Company.archived.is_(True)))
 
 
 def _linkage_contact(env: Env) -> list[Select[Any]]:
@@ -357,17 +357,6 @@ def _decayed(obj: str) -> Parts:
     return parts
 
 
-def changed_since(field_names: list[str], cutoff: datetime) -> ColumnElement[bool]:
-    """A deal has a change-log entry at or after ``cutoff`` touching one of ``field_names``."""
-    touched = [ChangeEntry.changes[name].as_string().isnot(None) for name in field_names]
-    return exists().where(
-        ChangeEntry.record_type == "deal",
-        ChangeEntry.record_id == Deal.id,
-        ChangeEntry.at >= cutoff,
-        or_(*touched),
-    )
-
-
 def _deal_freshness(env: Env) -> list[Select[Any]]:
     ws = env.workspace
     days = ws.checks.deal_stale_days
@@ -385,7 +374,9 @@ def _deal_freshness(env: Env) -> list[Select[Any]]:
             f"amount and close date unchanged for {days} days on an open deal",
             is_open,
             Deal.created_at < cutoff,
-            not_(changed_since(["amount", "close_date"], cutoff)),
+            # When amount or close date last changed, kept by the operations layer beside the
+            # change-log entry that says so (NULL: never, since before the column was kept).
+            or_(Deal.figures_changed_at.is_(None), Deal.figures_changed_at < cutoff),
         ),
     ]
 

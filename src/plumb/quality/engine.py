@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, not_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from plumb.access import authz
 from plumb.automation.conditions import ConditionError
@@ -179,6 +190,27 @@ def flagged(ctx: Ctx, obj: str, indicators: tuple[str, ...] = INDICATORS) -> Sel
         return None
     union = union_all(*parts).subquery()
     return select(union.c.record_id, union.c.indicator).distinct()
+
+
+def flag_clauses(ctx: Ctx, obj: str) -> dict[str, ColumnElement[bool]]:
+    """{indicator: condition on a row of ``obj``'s table that holds when the record fails a
+    check of that indicator}, for evaluating every check in one scan of the table (the
+    caller adds the scope). A part that reads only the record's table is its WHERE clause;
+    any other (a join) is ``id IN (the part's records)``, a set computed once per query."""
+    env = Env(ctx)
+    model = model_for(obj)
+    table = model.__table__  # type: ignore[attr-defined]
+    found: dict[str, list[ColumnElement[bool]]] = {}
+    for check in checks_for(ctx, obj):
+        for part in check.parts(env):
+            # Its columns name only the table and it joins nothing (``get_final_froms`` says
+            # the same but walks every subquery, milliseconds a part).
+            if part.columns_clause_froms == [table] and not (part._setup_joins or part._from_obj):
+                clause = part.whereclause if part.whereclause is not None else true()
+            else:
+                clause = model.id.in_(select(part.subquery().c.record_id))
+            found.setdefault(check.indicator, []).append(clause)
+    return {indicator: or_(*clauses) for indicator, clauses in found.items()}
 
 
 # -- custom checks ---------------------------------------------------------------------------------

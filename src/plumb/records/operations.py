@@ -136,6 +136,8 @@ def create_many(
         custom: dict[str, Any] = {}
         row["custom"] = custom
         row.update(column_values(sch, d.values, custom))
+        if obj == "deal":
+            row["figures_changed_at"] = now
         rows.append(row)
         if obj == "deal":
             link_rows["contacts"] += [{"deal_id": record_id, **i} for i in d.after["contacts"]]
@@ -298,6 +300,7 @@ def update(
     cols = column_values(
         sch, {k: v for k, v in d.values.items() if k in changes}, dict(record.custom)
     )
+    cols.update(_maintained(obj, changes, now))
     result = ctx.session.execute(
         sql_update(model)
         .where(model.id == record.id, model.version == record.version)
@@ -311,6 +314,14 @@ def update(
     chain.append(ctx, [chain.Entry(obj, record.id, action, changes, version, d.context)])
     _run_after_hooks(ctx, [RecordChange(obj, record.id, action, changes, d.after, version)])
     return queries.get(ctx, obj, record.id)
+
+
+def _maintained(obj: str, changes: dict[str, list[Any]], now: Any) -> dict[str, Any]:
+    """Columns Plumb keeps beside the fields a write changes: a deal's ``figures_changed_at``
+    moves when its amount or close date does (what the stale check reads)."""
+    if obj == "deal" and ("amount" in changes or "close_date" in changes):
+        return {"figures_changed_at": now}
+    return {}
 
 
 def _replace_link_sets(ctx: Ctx, obj: str, record_id: str, changes: dict[str, list[Any]]) -> None:
@@ -514,6 +525,7 @@ def write_values(
         return {}
     version = record.version + 1
     cols = column_values(sch, {k: v for k, v in clean.items() if k in changes}, dict(record.custom))
+    cols.update(_maintained(obj, changes, ctx.now()))
     result = ctx.session.execute(
         sql_update(model)
         .where(model.id == record.id, model.version == record.version)

@@ -26,15 +26,20 @@ from plumb.quality.engine import scope
 from plumb.reports.asof import state_at
 from plumb.reports.base import Report, money
 from plumb.reports.history_sql import visible_now
-from plumb.reports.integrity import annotate, clean
+from plumb.reports.integrity import annotate, annotate_groups, clean, flag_mask
 
 
-def deal_facts(ctx: Ctx, as_of: datetime | None, fields: list[str]) -> Subquery:
+def deal_facts(
+    ctx: Ctx, as_of: datetime | None, fields: list[str], *, flags: bool = False
+) -> Subquery:
     """The deals a report counts: ``record_id``, ``amount`` (ten-thousandths) and ``fields``;
-    live and visible to the actor, as they are now or as they stood at ``as_of``."""
+    live and visible to the actor, as they are now or as they stood at ``as_of``. With
+    ``flags``, deals read now also carry the integrity ``mask``, computed in the same scan."""
     if as_of is None:
         where = scope(ctx, "deal")
         cols = [getattr(Deal, f).label(f) for f in fields if f != "amount"]
+        if flags:
+            cols.append(flag_mask(ctx, "deal", guard=False).label("mask"))
         amount = type_coerce(Deal.amount, BigInteger).label("amount")
         return select(Deal.id.label("record_id"), amount, *cols).where(where).subquery("facts")
     past = state_at("deal", as_of, [f for f in fields if f != "amount"] + ["amount"])
@@ -47,18 +52,16 @@ def pipeline(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
     """Open and closed deals by pipeline and stage: count, amount, and amount weighted by the
     stage's probability, each with what it rests on."""
     ws = ctx.workspace
-    facts = deal_facts(ctx, as_of, ["pipeline", "stage"])
-    stmt = select(facts.c.pipeline, facts.c.stage, func.count(), func.sum(facts.c.amount)).group_by(
-        facts.c.pipeline, facts.c.stage
-    )
-    found = {(p, s): (n, units) for p, s, n, units in ctx.session.execute(stmt)}
-    notes = annotate(
+    facts = deal_facts(ctx, as_of, ["pipeline", "stage"], flags=True)
+    # The figures come from the same scan as their integrity annotation.
+    annotated = annotate_groups(
         ctx,
         "deal",
         facts,
         ["pipeline", "stage"],
         lambda key: f"pipeline == '{key[0]}' and stage == '{key[1]}'",
     )
+    found, notes = annotated.totals, annotated.notes
     report = Report(
         "pipeline",
         ["pipeline", "stage", "probability", "count", "amount", "weighted"],
@@ -96,7 +99,7 @@ def pipeline(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
 def forecast(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
     """Open deals by the month of their close date: count, amount, weighted amount."""
     ws = ctx.workspace
-    facts = deal_facts(ctx, as_of, ["pipeline", "stage", "close_date"])
+    facts = deal_facts(ctx, as_of, ["pipeline", "stage", "close_date"], flags=True)
     probability: dict[tuple[str, str], Decimal] = {}
     for p in ws.pipelines_for("deal"):
         for s in p.stages:
@@ -123,7 +126,14 @@ def forecast(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
         *(and_(facts.c.pipeline == p, facts.c.stage == s) for p, s in probability),
     )
     month_of = (
-        select(facts.c.record_id, facts.c.amount, _month(facts)).where(is_open).subquery("by_month")
+        select(
+            facts.c.record_id,
+            facts.c.amount,
+            _month(facts),
+            *(c for c in facts.c if c.name == "mask"),
+        )
+        .where(is_open)
+        .subquery("by_month")
     )
     notes = annotate(ctx, "deal", month_of, ["month"])
     report = Report("forecast", ["close_month", "count", "amount", "weighted"], as_of=as_of)
