@@ -4,8 +4,8 @@ Kept by the operations layer in the same write as the change, so the stale-deal 
 column instead of probing the change log for every open deal. Backfilled from the change log:
 the latest entry that touched amount or close date (creation counts), else the creation time.
 
-Revision ID: 0012_figures_changed
-Revises: 0011_owner_index
+Revision ID: 0014_figures_changed
+Revises: 0013_sort_index
 Create Date: 2026-11-23
 """
 
@@ -16,15 +16,16 @@ from alembic import op
 
 from plumb.models.base import JSONType, UTCDateTime
 
-revision = "0012_figures_changed"
-down_revision = "0011_owner_index"
+revision = "0014_figures_changed"
+down_revision = "0013_sort_index"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("deals", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("figures_changed_at", UTCDateTime(), nullable=True))
+    # a plain ADD COLUMN (no batch table rebuild, which would drop the search triggers of
+    # 0012_search on SQLite)
+    op.add_column("deals", sa.Column("figures_changed_at", UTCDateTime(), nullable=True))
     deals = sa.table(
         "deals",
         sa.column("id", sa.String),
@@ -56,5 +57,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("deals", schema=None) as batch_op:
-        batch_op.drop_column("figures_changed_at")
+    op.drop_column("deals", "figures_changed_at")
