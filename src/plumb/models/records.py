@@ -185,13 +185,17 @@ for _model in RECORD_MODELS.values():
     Index(None, _model.owner_id, _model.id)
 
 # The sort a list asks for most on each object, in the order list pages read it (NULLs last,
-# ties by id): the first page and every keyset page after it come straight off the index.
+# ties by id): the first page and every keyset page after it come straight off the index. The
+# second index of each pair serves the same sort for owner and team visibility.
 SORT_INDEXES = {"contact": "last_name", "company": "name", "deal": "close_date"}
 for _obj, _name in SORT_INDEXES.items():
-    _column = getattr(RECORD_MODELS[_obj], _name)
+    _model = RECORD_MODELS[_obj]
+    _column = getattr(_model, _name)
+    Index(f"ix_{_model.__tablename__}_{_name}_sort", _column.is_(None), _column, _model.id)
     Index(
-        f"ix_{RECORD_MODELS[_obj].__tablename__}_{_name}_sort",
+        f"ix_{_model.__tablename__}_owner_{_name}_sort",
+        _model.owner_id,
         _column.is_(None),
         _column,
-        RECORD_MODELS[_obj].id,
+        _model.id,
     )

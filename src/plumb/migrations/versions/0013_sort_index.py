@@ -2,7 +2,8 @@
 
 Each index holds (column IS NULL, column, id): the order list pages read (NULLs last, ties by
 id), so the first page and every keyset page after it come straight off the index instead of
-sorting the table.
+sorting the table. A second index per table puts owner_id first, for the same sort under owner
+or team visibility.
 
 Revision ID: 0013_sort_index
 Revises: 0012_search
@@ -24,13 +25,12 @@ SORTS = (("contacts", "last_name"), ("companies", "name"), ("deals", "close_date
 
 def upgrade() -> None:
     for table, column in SORTS:
-        op.create_index(
-            f"ix_{table}_{column}_sort",
-            table,
-            [sa.text(f"({column} IS NULL)"), column, "id"],
-        )
+        order = [sa.text(f"({column} IS NULL)"), column, "id"]
+        op.create_index(f"ix_{table}_{column}_sort", table, order)
+        op.create_index(f"ix_{table}_owner_{column}_sort", table, ["owner_id", *order])
 
 
 def downgrade() -> None:
     for table, column in SORTS:
+        op.drop_index(f"ix_{table}_owner_{column}_sort", table_name=table)
         op.drop_index(f"ix_{table}_{column}_sort", table_name=table)
