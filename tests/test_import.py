@@ -21,8 +21,8 @@ from plumb.core.context import Ctx, PendingWrite
 from plumb.core.errors import PermissionDenied, PlumbError
 from plumb.core.settings import Settings
 from plumb.models import ChangeEntry, Company, Contact, Deal, ExternalId, ImportRun
+from plumb.records import external_ids, queries
 from plumb.records import operations as ops
-from plumb.records import queries
 from plumb.runtime import Runtime
 from plumb.transfer.importer import Outcome, plan_import, run_import, stored_errors, write_errors
 from plumb.transfer.undo import undo_import
@@ -125,7 +125,7 @@ def test_reimport_updates_and_running_it_again_does_nothing(rt: Runtime, tmp_pat
     assert count(rt, select(func.count()).select_from(Contact)) == 5
     assert count(rt, select(func.count()).select_from(ExternalId)) == 5
     with rt.reading(operator()) as ctx:
-        record = ops.find_by_external_id(ctx, "contact", "hubspot", "1")
+        record = external_ids.find_by_external_id(ctx, "contact", "hubspot", "1")
         assert record is not None and record.job_title == "Manager"
 
 
@@ -202,7 +202,7 @@ def test_undo_archives_created_and_reverts_updated_unless_changed_since(
     changed = do_import(rt, "contact", second)
     assert (changed.counts.updated, changed.counts.created) == (3, 1)
     with rt.transaction(operator("someone")) as ctx:
-        two = ops.find_by_external_id(ctx, "contact", "hubspot", "2")
+        two = external_ids.find_by_external_id(ctx, "contact", "hubspot", "2")
         assert two is not None
         ops.update(ctx, "contact", two, {"last_name": "Later"})
     with rt.transaction(operator("undoer")) as ctx:
@@ -212,7 +212,7 @@ def test_undo_archives_created_and_reverts_updated_unless_changed_since(
     with rt.reading(operator()) as ctx:
         titles = {}
         for ext in ("1", "2", "3", "4"):
-            r = ops.find_by_external_id(ctx, "contact", "hubspot", ext)
+            r = external_ids.find_by_external_id(ctx, "contact", "hubspot", ext)
             assert r is not None
             titles[ext] = (r.job_title, r.archived, r.archive_reason)
         assert queries.get(ctx, "contact", two.id).last_name == "Later"
@@ -244,7 +244,7 @@ def test_reimport_after_undo_restores_what_the_undo_archived(rt: Runtime, tmp_pa
     with rt.transaction(operator("undoer")) as ctx:
         assert undo_import(ctx, made.run_id).archived == 3
     with rt.transaction(operator("someone")) as ctx:
-        three = ops.find_by_external_id(ctx, "contact", "hubspot", "3")
+        three = external_ids.find_by_external_id(ctx, "contact", "hubspot", "3")
         assert three is not None
         ops.restore(ctx, "contact", three)
         ops.archive(ctx, "contact", three, reason="left the company")
@@ -261,7 +261,7 @@ def test_reimport_after_undo_restores_what_the_undo_archived(rt: Runtime, tmp_pa
     with rt.reading(operator()) as ctx:
         state = {}
         for ext in ("1", "2", "3"):
-            r = ops.find_by_external_id(ctx, "contact", "hubspot", ext)
+            r = external_ids.find_by_external_id(ctx, "contact", "hubspot", ext)
             assert r is not None
             state[ext] = (r.archived, r.archive_reason)
     assert state == {"1": (False, None), "2": (False, None), "3": (True, "left the company")}

@@ -19,8 +19,8 @@ from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest, FieldIssue, ValidationFailed
 from plumb.history.erase import erase as erase_record
 from plumb.history.queries import as_of, record_history
+from plumb.records import external_ids, queries
 from plumb.records import operations as ops
-from plumb.records import queries
 from plumb.records.fields import ObjectSchema, schema_for
 from plumb.workspace.schema import Workspace
 from plumb.workspace.standard import PLURALS
@@ -131,7 +131,7 @@ def object_router(obj: str, workspace: Workspace) -> APIRouter:
                     )
                     for i in items
                 ]
-                results = ops.upsert_many(ctx, obj, source, pairs)
+                results = external_ids.upsert_many(ctx, obj, source, pairs)
             else:
                 raise BadRequest("mode is create or upsert")
         out = [
@@ -216,7 +216,7 @@ def object_router(obj: str, workspace: Workspace) -> APIRouter:
             raise BadRequest("the body must be a JSON object of field values")
         expected = if_match(request, required=False)
         with transaction(request, write=True) as ctx:
-            record, created = ops.upsert(
+            record, created = external_ids.upsert(
                 ctx, obj, source, external_id, body, expected_version=expected
             )
             return _record_response(ctx, obj, record, 201 if created else 200)

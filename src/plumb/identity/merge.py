@@ -34,8 +34,8 @@ from plumb.history import chain
 from plumb.identity.merge_plan import MergePlan, Resolution, plan_merge
 from plumb.models import ExternalId, MatchDecision, Merge, RecordAlias
 from plumb.models.base import RecordMixin
+from plumb.records import external_ids, queries
 from plumb.records import operations as ops
-from plumb.records import queries
 from plumb.workspace.standard import FieldType
 from plumb.workspace.survivorship import MERGEABLE
 
@@ -205,7 +205,7 @@ def merge(
         for ref in queries.references_to(mctx, obj, m.id):
             relinks.append(_repoint(mctx, obj, ref, m.id, survivor.id, context))
         rows = [e["row"] for e in _external_ids(mctx, obj, m.id)]
-        moved_ids += ops.move_external_ids(mctx, obj, rows, survivor.id, context=context)
+        moved_ids += external_ids.move_external_ids(mctx, obj, rows, survivor.id, context=context)
     for m in merged:
         ops.archive(
             mctx,
@@ -444,7 +444,7 @@ def undo(ctx: Ctx, merge_id: str) -> dict[str, Any]:
         by_origin.setdefault(moved["from"], []).append(moved["row"])
     for origin, rows in by_origin.items():
         report["external_ids_restored"] += len(
-            ops.move_external_ids(mctx, obj, rows, origin, context=context)
+            external_ids.move_external_ids(mctx, obj, rows, origin, context=context)
         )
 
     sch = queries.schema(ctx, obj)

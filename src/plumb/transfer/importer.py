@@ -31,8 +31,8 @@ from plumb.core.context import Ctx
 from plumb.core.errors import Conflict, PlumbError
 from plumb.core.ids import new_id
 from plumb.models import ExternalId, ImportRowError, ImportRun
+from plumb.records import external_ids, queries
 from plumb.records import operations as ops
-from plumb.records import queries
 from plumb.records.fields import schema_for
 from plumb.records.prepare import Cleaned
 from plumb.records.rows import model_for
@@ -398,7 +398,7 @@ def _upsert(
         items = [i for i, _ in good]
     updated: list[tuple[RowInput, str]] = []
     upserts = [(i, ahead) for i, ahead in good if i.ext.upper() not in native]
-    results = ops.upsert_many(
+    results = external_ids.upsert_many(
         ctx, obj, source, [(i.ext, i.values) for i, _ in upserts], cleaned=[a for _, a in upserts]
     )
     for (item, _), result in zip(upserts, results, strict=True):
