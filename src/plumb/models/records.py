@@ -187,9 +187,12 @@ for _model in RECORD_MODELS.values():
 # The sort a list asks for most on each object, in the order list pages read it (NULLs last,
 # ties by id): the first page and every keyset page after it come straight off the index. The
 # second index of each pair serves the same sort for owner and team visibility.
-SORT_INDEXES = {"contact": "last_name", "company": "name", "deal": "close_date"}
-for _obj, _name in SORT_INDEXES.items():
-    _model = RECORD_MODELS[_obj]
+SORT_INDEXES: tuple[tuple[type[Contact | Company | Deal], str], ...] = (
+    (Contact, "last_name"),
+    (Company, "name"),
+    (Deal, "close_date"),
+)
+for _model, _name in SORT_INDEXES:
     _column = getattr(_model, _name)
     Index(f"ix_{_model.__tablename__}_{_name}_sort", _column.is_(None), _column, _model.id)
     Index(

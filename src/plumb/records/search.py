@@ -113,7 +113,7 @@ def rebuild_indexes(session: Session) -> list[str]:
         return []
     done = []
     for obj, columns in SEARCHED.items():
-        table = str(model_for(obj).__table__.name)
+        table = str(model_for(obj).__table__.name)  # type: ignore[attr-defined]
         for statement in sqlite_index_statements(table, columns):
             session.execute(text(statement))
         done.append(table)

@@ -25,7 +25,7 @@ SORTS = (("contacts", "last_name"), ("companies", "name"), ("deals", "close_date
 
 def upgrade() -> None:
     for table, column in SORTS:
-        order = [sa.text(f"({column} IS NULL)"), column, "id"]
+        order: list[str | sa.TextClause] = [sa.text(f"({column} IS NULL)"), column, "id"]
         op.create_index(f"ix_{table}_{column}_sort", table, order)
         op.create_index(f"ix_{table}_owner_{column}_sort", table, ["owner_id", *order])
 
