@@ -112,8 +112,12 @@ def report(
         print_json(result.json())
         return
     table = Table(*result.columns, "integrity", box=None)
+    amounts = any("amount" in c for c in result.columns)
     for row in result.rows:
-        table.add_row(*(_cell(row.get(c)) for c in result.columns), export.integrity_text(row))
+        table.add_row(
+            *(_cell(row.get(c)) for c in result.columns),
+            export.integrity_text(row, amounts=amounts),
+        )
     console.print(table)
     for note in result.notes:
         console.print(note, highlight=False)

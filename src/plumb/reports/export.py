@@ -55,10 +55,12 @@ def write(report: Report, path: Path) -> None:
         raise BadRequest(f"{path.name}: export writes .csv or .xlsx")
 
 
-def integrity_text(row: dict[str, Any]) -> str:
-    """A short line for terminals: "2 stale (1200.00), 1 orphaned (0.00)"."""
+def integrity_text(row: dict[str, Any], *, amounts: bool = True) -> str:
+    """A short line for terminals: "2 stale (1200.00), 1 orphaned (0.00)"; without the amounts
+    for reports that count records that carry none (contacts)."""
     parts = []
     for kind, part in (row.get("integrity") or {}).items():
         if kind != "any" and part.get("count"):
-            parts.append(f"{part['count']} {kind} ({part['amount']})")
+            amount = f" ({part['amount']})" if amounts else ""
+            parts.append(f"{part['count']} {kind}{amount}")
     return ", ".join(parts)
