@@ -403,16 +403,7 @@ def _log_activity(request: Request, obj: str, record_id: str, form: FormData) ->
         }
         if kind in ("call", "email"):
             item["direction"] = text(form, "direction") or "outbound"
-        try:
-            ops.create(ctx, "activity", item)
-        except PlumbError as exc:
-            if isinstance(exc, NotAuthenticated):
-                raise
-            page.rollback()
-            return record_page(
-                request, page, obj, record_id, status=exc.status, errors={"activity": str(exc)}
-            )
-    return redirect(f"{record_href(obj, record.id)}#timeline")
+        return _create_from_record(request, page, obj, record.id, "activity", item, "timeline")
 
 
 def _create_task(request: Request, obj: str, record_id: str, form: FormData) -> Response:
@@ -426,16 +417,30 @@ def _create_task(request: Request, obj: str, record_id: str, form: FormData) -> 
             "assignee_id": page.user.id,
             "record": {"type": obj, "id": record.id},
         }
-        try:
-            ops.create(ctx, "task", item)
-        except PlumbError as exc:
-            if isinstance(exc, NotAuthenticated):
-                raise
-            page.rollback()
-            return record_page(
-                request, page, obj, record_id, status=exc.status, errors={"task": str(exc)}
-            )
-    return redirect(f"{record_href(obj, record.id)}#tasks")
+        return _create_from_record(request, page, obj, record.id, "task", item, "tasks")
+
+
+def _create_from_record(
+    request: Request,
+    page: Page,
+    obj: str,
+    record_id: str,
+    child: str,
+    item: dict[str, Any],
+    anchor: str,
+) -> Response:
+    """Create ``child`` (an activity, a task) from a record's page: back to that part of the
+    page, or the page again with the refusal shown at the form."""
+    try:
+        ops.create(page.ctx, child, item)
+    except PlumbError as exc:
+        if isinstance(exc, NotAuthenticated):
+            raise
+        page.rollback()
+        return record_page(
+            request, page, obj, record_id, status=exc.status, errors={child: str(exc)}
+        )
+    return redirect(f"{record_href(obj, record_id)}#{anchor}")
 
 
 def _routes(router: APIRouter, obj: str) -> None:
