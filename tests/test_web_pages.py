@@ -16,6 +16,7 @@ from plumb.api.app import create_app
 from plumb.core.actor import Actor, ActorKind, Source
 from plumb.core.clock import FixedClock, isoformat
 from plumb.records import operations as ops
+from plumb.records import queries
 from plumb.runtime import Runtime
 from tests.conftest import Admin, operator
 from tests.web_support import PASSWORD, add_person
@@ -290,3 +291,33 @@ def test_uploads_are_removed_when_cancelled_and_when_abandoned(
     assert cancelled.status_code == 303
     assert not upload.exists()
     assert client.get(f"/import/{match.group(1)}").status_code == 404
+
+
+def test_logging_an_activity_and_a_task_from_a_record_page(
+    rt: Runtime, ada: tuple[TestClient, str]
+) -> None:
+    client, csrf = ada
+    with rt.transaction(actor_for(rt, "ada.web@example.com")) as ctx:
+        grace = ops.create(ctx, "contact", {"first_name": "Grace", "last_name": "Hopper"}).id
+    base = f"/contacts/{grace}"
+    logged = client.post(
+        f"{base}/activities",
+        data={"csrf_token": csrf, "type": "call", "subject": "Intro call"},
+        follow_redirects=False,
+    )
+    assert logged.status_code == 303 and logged.headers["location"].endswith("#timeline")
+    refused = client.post(
+        f"{base}/activities",
+        data={"csrf_token": csrf, "type": "call", "subject": "Later", "occurred_at": "soon"},
+    )
+    assert refused.status_code == 422 and "occurred_at" in refused.text
+    made = client.post(
+        f"{base}/tasks", data={"csrf_token": csrf, "title": "Send deck"}, follow_redirects=False
+    )
+    assert made.status_code == 303 and made.headers["location"].endswith("#tasks")
+    blank = client.post(f"{base}/tasks", data={"csrf_token": csrf, "title": ""})
+    assert blank.status_code == 422 and "title" in blank.text
+    with rt.reading(operator()) as ctx:  # the refused ones left nothing behind
+        subjects = [a.subject for a in queries.list_records(ctx, "activity").records]
+        titles = [t.title for t in queries.list_records(ctx, "task").records]
+    assert subjects == ["Intro call"] and titles == ["Send deck"]
