@@ -112,7 +112,9 @@ class _Generator:
     def __init__(self, rt: Runtime, contacts: int, seed: int, progress: Progress | None) -> None:
         self.rt = rt
         self.rng = random.Random(seed)
-        self.fakers = {loc: Faker(loc) for loc in set(LOCALES)}
+        # one Faker per locale, seeded in a fixed order (a set's order changes from one
+        # process to the next with string hashing, and the names with it)
+        self.fakers = {loc: Faker(loc) for loc in dict.fromkeys(LOCALES)}
         for i, fk in enumerate(self.fakers.values()):
             fk.seed_instance(seed + i)
         self.n_contacts = contacts
