@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from plumb.access.tokens import create_token
 from plumb.access.users import create_user
@@ -478,6 +478,34 @@ def test_reindex_rebuilds_the_keys(rt: Runtime, cli: Cli) -> None:
     assert out["contact"] == {"records": 2, "keys": len(before)}
     with rt.transaction(operator()) as ctx:
         assert sorted(ctx.session.scalars(select(MatchKey.key))) == before
+
+
+def test_keys_are_rebuilt_only_when_a_blocking_field_changes(rt: Runtime) -> None:
+    [ada] = _load(rt, [{**ADA, "lead_source": "website"}])
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    def keys() -> list[str]:
+        with rt.reading(operator()) as ctx:
+            return sorted(ctx.session.scalars(select(MatchKey.key)))
+
+    before = keys()
+    event.listen(rt.db.engine, "before_cursor_execute", seen)
+    try:
+        with rt.transaction(IMPORTER) as ctx:  # a stage move: no blocking field changes
+            ops.move_stage(ctx, "contact", queries.get(ctx, "contact", ada), "mql")
+        untouched = [s for s in statements if "match_keys" in s]
+        with rt.transaction(IMPORTER) as ctx:
+            record = queries.get(ctx, "contact", ada)
+            ops.update(ctx, "contact", record, {"emails": ["ada@analytical.example"]})
+        rebuilt = [s for s in statements if "match_keys" in s]
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", seen)
+    assert untouched == []
+    assert any(s.lstrip().upper().startswith("DELETE") for s in rebuilt)
+    assert set(before) ^ set(keys()) == {"emails=adaexamplecom", "emails=adaanalyticalexample"}
 
 
 # -- custom evidence ------------------------------------------------------------------------------

@@ -105,7 +105,16 @@ def hooks(merge: MergeFn | None = None) -> tuple[BeforeWrite, AfterWrite]:
 
 def _maintain_keys(ctx: Ctx, plan: Plan, items: list[RecordChange]) -> None:
     created = [(c.record_id, c.values) for c in items if c.action == "create"]
-    changed = sorted({c.record_id for c in items if c.action != "create"})
+    # An update that changes none of the fields the blocking keys are made of (a stage move,
+    # a new owner) leaves the keys as they are; any other change rebuilds them from the record.
+    keyed = {name for rule in plan.rules for name, _ in rule.parts}
+    changed = sorted(
+        {
+            c.record_id
+            for c in items
+            if c.action != "create" and (c.action != "update" or keyed & set(c.changes))
+        }
+    )
     if changed:
         clear_keys(ctx, plan.object, changed)
         created += load_values(ctx, plan, changed)  # only live ones come back
