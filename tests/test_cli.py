@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -190,6 +191,9 @@ def test_an_invalid_workspace_file_names_file_line_and_reason(cli: Cli, settings
 def test_demo_loads_dirty_realistic_data(cli: Cli) -> None:
     out = cli("demo", "--contacts", "120").stdout
     assert "demo loaded" in out
+    moved = re.search(r"lifecycle moves: (\d+) \(", out)
+    assert moved is not None and int(moved.group(1)) > 0, out
+    assert "lifecycle moves refused by a stage gate: " in out
     contacts = cli("contacts", "list", "--limit", "500", "--json").json()
     assert contacts["total"] >= 120
     data = contacts["data"]

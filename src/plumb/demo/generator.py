@@ -1,9 +1,10 @@
 """A realistic demo workspace, dirt included.
 
 A year of CRM life is replayed week by week through the operations layer, with the clock set
-to that week: companies and contacts arrive (some from a messy trade-show list), deals are opened
-and move through the pipeline, activities are logged, tasks and cases come and go. So the demo
-has a real change history (``as_of`` and ``plumb history`` show something) and the dirt real
+to that week: companies and contacts arrive (some from a messy trade-show list), contacts move
+through the lifecycle stages (``plumb.demo.lifecycle``), deals are opened and move through the
+pipeline, activities are logged, tasks and cases come and go. So the demo has a real change
+history (``as_of``, ``plumb history`` and the funnel show something) and the dirt real
 CRMs have: duplicate people and companies, blank fields, phones and countries typed every which
 way, contacts without a company, deals nobody touched for months with close dates in the past.
 
@@ -29,6 +30,7 @@ from plumb.core.actor import Actor, ActorKind, Source
 from plumb.core.clock import FixedClock
 from plumb.core.context import Ctx
 from plumb.core.errors import Conflict, PlumbError
+from plumb.demo.lifecycle import Lifecycle
 from plumb.models import Contact
 from plumb.records import operations as ops
 from plumb.records import queries
@@ -60,14 +62,25 @@ TEAMS = {
 class DemoSummary:
     counts: dict[str, int] = field(default_factory=dict)
     admin_email: str = ADMIN_EMAIL
+    since: str = ""
     token: str = ""
+    lifecycle_moves: dict[str, int] = field(default_factory=dict)
+    """Contacts moved to each lifecycle stage over the simulated weeks."""
+    lifecycle_refused: dict[str, int] = field(default_factory=dict)
+    """Lifecycle moves a stage gate refused, by "stage (blank fields)"."""
 
     def lines(self) -> list[str]:
         made = ", ".join(f"{n} {k}" for k, n in self.counts.items())
+        moved = ", ".join(f"{n} to {k}" for k, n in self.lifecycle_moves.items())
+        refused = ", ".join(f"{n} to {k}" for k, n in self.lifecycle_refused.items())
         return [
             f"demo loaded: {made}",
+            f"lifecycle moves: {sum(self.lifecycle_moves.values())} ({moved or 'none'})",
+            f"lifecycle moves refused by a stage gate: {sum(self.lifecycle_refused.values())}"
+            + (f" ({refused}; those contacts stayed where they were)" if refused else ""),
             f"admin user: {self.admin_email}; API token (shown once): {self.token}",
-            "try: plumb contacts list --search smith   |   plumb audit verify",
+            "try: plumb contacts list --search smith   |   plumb report funnel --from "
+            f"{self.since}   |   plumb audit verify",
         ]
 
 
@@ -126,9 +139,16 @@ class _Generator:
         self.rep_names: dict[str, str] = {}
         self.email_capture = Actor(ActorKind.INTEGRATION, Source.EMAIL, "email capture")
         self.companies: list[dict[str, Any]] = []  # {id, domain, locale, owner}
-        self.contacts: list[dict[str, Any]] = []  # {id, company, owner, name, stage}
+        self.contacts: list[dict[str, Any]] = []  # {id, company, name, locale, item}
         self.deals: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
+        self.lifecycle = Lifecycle(
+            self.rng,
+            [s.key for s in rt.loaded.workspace.lifecycle_stages],
+            self.end,
+            self.ctx_at,
+            lambda person: _messy_phone(self.rng, person["locale"]),
+        )
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -184,6 +204,9 @@ class _Generator:
                 self.week(ctx, week, n_companies)
             self.progress("a year of CRM life", week + 1, WEEKS + 1)
         summary.counts = self.counts
+        summary.lifecycle_moves = self.lifecycle.moves()
+        summary.lifecycle_refused = self.lifecycle.refusals()
+        summary.since = self.start.date().isoformat()
         return summary
 
     def email_of(self, name: str) -> str:
@@ -204,6 +227,8 @@ class _Generator:
         self.advance_deals(ctx, week)
         self.make_activities(ctx, week)
         self.make_tasks_and_cases(ctx, week)
+        # last: the week's lifecycle moves happen after its other writes, in the days after
+        self.lifecycle.advance(ctx.session, ctx.now(), self.start + timedelta(weeks=week + 1))
 
     # -- companies and people -----------------------------------------------------------------
 
@@ -256,7 +281,9 @@ class _Generator:
             items.append(item)
             meta.append(m)
         for ident, m in zip(self.create(ctx, "contact", items), meta, strict=True):
-            self.contacts.append({**m, "id": ident})
+            person = {**m, "id": ident}
+            self.contacts.append(person)
+            self.lifecycle.arrived(person, ctx.now())
 
     def new_person(self) -> tuple[dict[str, Any], dict[str, Any]]:
         rng = self.rng
@@ -290,19 +317,21 @@ class _Generator:
             item["lifecycle_stage"] = stage
         if stage in ("lead", "mql") and rng.random() < 0.7:
             item["lead_status"] = rng.choice(("new", "attempting", "connected"))
-        return item, {"name": f"{first} {last}", "company": company, "item": item}
+        return item, {"name": f"{first} {last}", "company": company, "item": item, "locale": locale}
 
     def pick_stage(self, has_source: bool, has_phone: bool) -> str | None:
+        """The stage a contact arrives in: most at the top of the funnel (the lifecycle moves
+        take some further), a few already qualified, existing customers brought in."""
         roll = self.rng.random()
         if not has_source:
             return "subscriber" if roll < 0.6 else None
-        if roll < 0.15:
+        if roll < 0.25:
             return "subscriber"
-        if roll < 0.55:
+        if roll < 0.72:
             return "lead"
-        if roll < 0.7:
+        if roll < 0.8:
             return "mql"
-        if roll < 0.8 and has_phone:
+        if roll < 0.84 and has_phone:
             return "sql"
         if roll < 0.95:
             return "customer"
@@ -337,19 +366,29 @@ class _Generator:
         rng = self.rng
         if not self.contacts:
             return
-        items, meta = [], []
+        items: list[dict[str, Any]] = []
+        meta: list[dict[str, Any]] = []
         now = ctx.now()
+        customers = [c for c in self.contacts if c["item"].get("lifecycle_stage") == "customer"]
         for _ in range(n):
-            person = rng.choice(self.contacts)
+            # first the sales-qualified contacts due a deal; then expansions and renewals for
+            # customers, and new business with anyone (a deal on a subscriber is dirt too)
+            qualified = self.lifecycle.ready_for_deal(now)
+            kind = rng.choice(("new business", "expansion", "renewal", "pilot"))
+            if qualified:
+                person, kind = qualified, "new business"
+            elif kind in ("expansion", "renewal") and customers:
+                person = rng.choice(customers)
+            else:
+                person = rng.choice(self.contacts)
             company = person.get("company")
             item: dict[str, Any] = {
-                "name": f"{company['name'] if company else person['name']} - "
-                + rng.choice(("new business", "expansion", "renewal", "pilot")),
+                "name": f"{company['name'] if company else person['name']} - {kind}",
                 "pipeline": "sales",
                 "stage": "qualification",
                 "owner_id": company["owner"] if company else rng.choice(self.reps),
             }
-            if rng.random() < 0.85:
+            if qualified or rng.random() < 0.85:
                 item["contacts"] = [
                     {
                         "contact_id": person["id"],
@@ -383,6 +422,8 @@ class _Generator:
             )
         for ident, m in zip(self.create(ctx, "deal", items), meta, strict=True):
             self.deals.append({**m, "id": ident})
+            if m["item"].get("contacts") and self.lifecycle.before(m["contact"], "opportunity"):
+                self.lifecycle.deal_opened(m["contact"], now)
 
     def advance_deals(self, ctx: Ctx, week: int) -> None:
         """Move deals whose next step falls in this week, filling what each gate asks for."""
@@ -421,7 +462,9 @@ class _Generator:
             record = queries.get(ctx, "deal", deal["id"])
             ops.move_stage(ctx, "deal", record, target, values=values)
             deal["next_move"] = now + timedelta(days=rng.randint(10, 45))
-            self.counts["stage moves"] = self.counts.get("stage moves", 0) + 1
+            self.counts["deal stage moves"] = self.counts.get("deal stage moves", 0) + 1
+            if target == "closed_won" and item.get("contacts"):
+                self.lifecycle.deal_won(deal["contact"], now)
 
     # -- activities, tasks, cases -------------------------------------------------------------
 
