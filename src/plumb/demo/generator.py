@@ -403,8 +403,10 @@ class _Generator:
             if rng.random() < 0.7:
                 item["close_date"] = (now + timedelta(days=rng.randint(20, 150))).date().isoformat()
             items.append(item)
-            # how the deal will go: stalls somewhere, wins, loses, or rots untouched
+            # how the deal will go: stalls somewhere, wins, loses, or rots untouched; a deal
+            # for a contact a rep qualified moves faster (need, budget and timing are known)
             fate = rng.random()
+            pace = (7, 21) if qualified else (10, 45)
             meta.append(
                 {
                     "item": item,
@@ -415,7 +417,8 @@ class _Generator:
                     else "stale"
                     if fate < 0.65
                     else "open",
-                    "next_move": now + timedelta(days=rng.randint(7, 40)),
+                    "next_move": now + timedelta(days=rng.randint(7, pace[1] - 5)),
+                    "pace": pace,
                     "stage_index": 0,
                     "contact": person,
                 }
@@ -461,7 +464,7 @@ class _Generator:
                     values["close_date"] = item["close_date"] = close.date().isoformat()
             record = queries.get(ctx, "deal", deal["id"])
             ops.move_stage(ctx, "deal", record, target, values=values)
-            deal["next_move"] = now + timedelta(days=rng.randint(10, 45))
+            deal["next_move"] = now + timedelta(days=rng.randint(*deal["pace"]))
             self.counts["deal stage moves"] = self.counts.get("deal stage moves", 0) + 1
             if target == "closed_won" and item.get("contacts"):
                 self.lifecycle.deal_won(deal["contact"], now)
