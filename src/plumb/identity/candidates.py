@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from plumb.access import authz
 from plumb.core.context import Ctx
@@ -25,6 +26,8 @@ from plumb.records import queries
 from plumb.records.rows import model_for
 
 LOOKUP_CHUNK = 500
+KEY_CHUNK = 5000
+"""Keys per lookup on SQLite (well under its limit of 32,766 bound parameters)."""
 MAX_CANDIDATES = 10
 """At most this many likely duplicates per record, best first (a refusal, the queue at entry)."""
 
@@ -73,23 +76,35 @@ def distinct_pairs(ctx: Ctx, obj: str, ids: list[str]) -> set[tuple[str, str]]:
 
 
 def _records_sharing_keys(ctx: Ctx, plan: Plan, keys: set[str]) -> dict[str, list[str]]:
+    """{key: ids of the live records holding it} for the keys held by at most ``max_block``
+    records. Keys shared by more are too common to pair on: they are left out in the database,
+    so a very common key never ships its thousands of ids here.
+
+    One query per ``KEY_CHUNK`` keys (on PostgreSQL the keys travel as one array parameter, so
+    a whole batch is one round trip and one index probe per key, planned the same whether or
+    not the table has statistics yet)."""
     found: dict[str, list[str]] = defaultdict(list)
     wanted = sorted(keys)
-    limit = plan.config.max_block
-    for i in range(0, len(wanted), LOOKUP_CHUNK):
-        chunk = wanted[i : i + LOOKUP_CHUNK]
-        # Keys shared by more than max_block records are too common to pair on: left out in
-        # the database, so a very common key never ships its thousands of ids here.
-        small = (
-            select(MatchKey.key)
-            .where(MatchKey.object == plan.object, MatchKey.key.in_(chunk))
-            .group_by(MatchKey.key)
-            .having(func.count() <= limit)
+    postgres = ctx.session.get_bind().dialect.name == "postgresql"
+    step = (len(wanted) or 1) if postgres else KEY_CHUNK
+    for i in range(0, len(wanted), step):
+        chunk = wanted[i : i + step]
+        match = (
+            MatchKey.key == any_(bindparam("keys", chunk, type_=ARRAY(String)))
+            if postgres
+            else MatchKey.key.in_(chunk)
+        )
+        held = (
+            select(
+                MatchKey.key,
+                MatchKey.record_id,
+                func.count().over(partition_by=MatchKey.key).label("holders"),
+            )
+            .where(MatchKey.object == plan.object, match)
+            .subquery()
         )
         rows = ctx.session.execute(
-            select(MatchKey.key, MatchKey.record_id).where(
-                MatchKey.object == plan.object, MatchKey.key.in_(small)
-            )
+            select(held.c.key, held.c.record_id).where(held.c.holders <= plan.config.max_block)
         )
         for key, record_id in rows:
             found[key].append(record_id)
@@ -103,7 +118,7 @@ def find(
     *,
     threshold: float | None = None,
     weights: Weights | None = None,
-    item_keys: list[set[str]] | None = None,
+    item_keys: list[frozenset[str]] | None = None,
 ) -> list[list[Candidate]]:
     """For each (id or None, values) item: the live records sharing a blocking key with it and
     scoring ``threshold`` or more (the object's threshold by default), the best
