@@ -6,13 +6,15 @@ duplicate of?". Pairs decided ``distinct`` are never proposed.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import String, any_, bindparam, func, or_, select
+from sqlalchemy import String, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import aliased
 
 from plumb.access import authz
 from plumb.core.context import Ctx
@@ -26,8 +28,6 @@ from plumb.records import queries
 from plumb.records.rows import model_for
 
 LOOKUP_CHUNK = 500
-KEY_CHUNK = 5000
-"""Keys per lookup on SQLite (well under its limit of 32,766 bound parameters)."""
 MAX_CANDIDATES = 10
 """At most this many likely duplicates per record, best first (a refusal, the queue at entry)."""
 
@@ -80,35 +80,40 @@ def _records_sharing_keys(ctx: Ctx, plan: Plan, keys: set[str]) -> dict[str, lis
     records. Keys shared by more are too common to pair on: they are left out in the database,
     so a very common key never ships its thousands of ids here.
 
-    One query per ``KEY_CHUNK`` keys (on PostgreSQL the keys travel as one array parameter, so
-    a whole batch is one round trip and one index probe per key, planned the same whether or
-    not the table has statistics yet)."""
+    One query for all the keys of a write (they travel as one parameter). Whether a key is too
+    common is asked by probing at most ``max_block + 1`` of its index entries, so the cost of a
+    lookup does not grow with the number of records sharing a common key."""
     found: dict[str, list[str]] = defaultdict(list)
-    wanted = sorted(keys)
-    postgres = ctx.session.get_bind().dialect.name == "postgresql"
-    step = (len(wanted) or 1) if postgres else KEY_CHUNK
-    for i in range(0, len(wanted), step):
-        chunk = wanted[i : i + step]
-        match = (
-            MatchKey.key == any_(bindparam("keys", chunk, type_=ARRAY(String)))
-            if postgres
-            else MatchKey.key.in_(chunk)
+    if not keys:
+        return found
+    wanted = _key_table(ctx, sorted(keys))
+    other = aliased(MatchKey)
+    crowded = (
+        select(other.record_id)
+        .where(other.object == plan.object, other.key == wanted.c.key)
+        .limit(1)
+        .offset(plan.config.max_block)
+        .exists()
+    )
+    usable = select(wanted.c.key).where(~crowded)
+    rows = ctx.session.execute(
+        select(MatchKey.key, MatchKey.record_id).where(
+            MatchKey.object == plan.object, MatchKey.key.in_(usable)
         )
-        held = (
-            select(
-                MatchKey.key,
-                MatchKey.record_id,
-                func.count().over(partition_by=MatchKey.key).label("holders"),
-            )
-            .where(MatchKey.object == plan.object, match)
-            .subquery()
-        )
-        rows = ctx.session.execute(
-            select(held.c.key, held.c.record_id).where(held.c.holders <= plan.config.max_block)
-        )
-        for key, record_id in rows:
-            found[key].append(record_id)
+    )
+    for key, record_id in rows:
+        found[key].append(record_id)
     return found
+
+
+def _key_table(ctx: Ctx, keys: list[str]) -> Any:
+    """``keys`` as a one-column table (``key``) from a single bound parameter: an array
+    unnested on PostgreSQL, a JSON array read by ``json_each`` on SQLite."""
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        array = bindparam("keys", keys, type_=ARRAY(String))
+        return func.unnest(array).table_valued("key").render_derived(name="wanted")
+    listed = func.json_each(json.dumps(keys)).table_valued("value").alias("wanted")
+    return select(listed.c.value.label("key")).subquery("wanted")
 
 
 def find(
