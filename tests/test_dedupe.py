@@ -187,6 +187,38 @@ def test_flag_policy_writes_and_queues_the_pair(rt: Runtime, api: TestClient) ->
 
 
 @pytest.fixture
+def small_blocks(settings: Settings) -> Settings:
+    def change(content: dict[str, Any]) -> None:
+        content["matching"]["contact"]["max_block"] = 3
+
+    return _write_workspace(settings, change)
+
+
+def test_a_key_held_by_more_than_max_block_records_is_not_paired_on(
+    small_blocks: Settings, rt: Runtime, api: TestClient
+) -> None:
+    # Same name and phone, e-mails apart: name and phone keys are their only shared keys.
+    alike = [
+        {"first_name": "Ada", "last_name": "Lovelace", "phone": "+1 415 555 0134",
+         "email": f"ada{n}@example.{tld}"}
+        for n, tld in enumerate(("com", "org", "net", "io"))
+    ]  # fmt: skip
+    first = _load(rt, alike[:3])
+    # Three holders (max_block): still paired on.
+    found = ok(api.get(f"/api/v1/duplicates/contact/candidates/{first[0]}"))["data"]
+    assert {c["id"] for c in found} == set(first[1:])
+
+    [fourth] = _load(rt, alike[3:])
+    # Four holders: every key they share is too common, so nobody is a candidate by them...
+    for record_id in [*first, fourth]:
+        assert ok(api.get(f"/api/v1/duplicates/contact/candidates/{record_id}"))["data"] == []
+    # ...while a key held by few still pairs: the same e-mail as the first record.
+    [again] = _load(rt, [{**alike[0], "first_name": "Ada"}])
+    found = ok(api.get(f"/api/v1/duplicates/contact/candidates/{again}"))["data"]
+    assert [c["id"] for c in found] == [first[0]]
+
+
+@pytest.fixture
 def merge_settings(settings: Settings) -> Settings:
     def change(content: dict[str, Any]) -> None:
         content["matching"]["contact"]["on_entry"] = {"default": "flag", "import": "merge"}

@@ -1,5 +1,6 @@
 """Standardizing an import's rows in worker processes, on SQLite and PostgreSQL: the records,
-the change log and the error file are those of the in-process path, byte for byte."""
+the change log, the blocking keys and the error file are those of the in-process path, byte
+for byte."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from plumb.core.migrate import seed
-from plumb.models import Base, ChangeEntry, ExternalId
+from plumb.models import Base, ChangeEntry, ExternalId, MatchKey
 from plumb.records import queries
 from plumb.runtime import Runtime
 from plumb.transfer.importer import stored_errors, write_errors
@@ -68,15 +69,20 @@ def _state(rt: Runtime, run_id: str, errors: Path) -> str:
             ext[e.record_id]: (e.action, e.changes, e.context)
             for e in s.scalars(select(ChangeEntry).where(ChangeEntry.record_type == "contact"))
         }
+        keys: dict[str, list[str]] = {}
+        for key, record_id in s.execute(
+            select(MatchKey.key, MatchKey.record_id).order_by(MatchKey.key)
+        ):
+            keys.setdefault(ext[record_id], []).append(key)
     with rt.reading(operator()) as ctx:
         records = {}
         for record_id, external_id in ext.items():
             snap = queries.get_snapshot(ctx, "contact", queries.get(ctx, "contact", record_id))
             snap.pop("id")
             records[external_id] = snap
-    out = json.dumps({"records": records, "entries": entries}, sort_keys=True).replace(
-        run_id, "RUN"
-    )
+    out = json.dumps(
+        {"records": records, "entries": entries, "keys": keys}, sort_keys=True
+    ).replace(run_id, "RUN")
     for record_id, external_id in ext.items():
         out = out.replace(record_id, f"ext:{external_id}")
     return out
@@ -86,11 +92,13 @@ def test_worker_processes_standardize_exactly_as_the_importing_process(
     rt: Runtime, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "messy.csv", HEADER, _rows(48))
-    parallel = do_import(rt, "contact", path, batch_size=5, workers=2)
-    in_pool = _state(rt, parallel.run_id, tmp_path / "parallel.csv")
-    _empty(rt)
+    # In-process first: the blocking keys the workers compute then replace those this process
+    # remembers, so the keys the parallel import writes are the workers' own.
     alone = do_import(rt, "contact", path, batch_size=5, workers=1)
     in_process = _state(rt, alone.run_id, tmp_path / "alone.csv")
+    _empty(rt)
+    parallel = do_import(rt, "contact", path, batch_size=5, workers=2)
+    in_pool = _state(rt, parallel.run_id, tmp_path / "parallel.csv")
 
     assert parallel.counts.as_dict() == alone.counts.as_dict()
     assert alone.counts.invalid > 0 and alone.counts.created > 0
@@ -98,6 +106,7 @@ def test_worker_processes_standardize_exactly_as_the_importing_process(
     assert (tmp_path / "parallel.csv").read_bytes() == (tmp_path / "alone.csv").read_bytes()
     # standardized, not merely copied: E.164 phones, ISO countries, tidied text
     records = json.loads(in_process)["records"]
+    assert any(k.startswith("emails=") for k in json.loads(in_process)["keys"]["0"])
     ada = records["0"]
     assert (ada["phones"], ada["country"], ada["first_name"]) == (["+14155550134"], "US", "Ada")
     bob = records["1"]

@@ -6,12 +6,15 @@ duplicate of?". Pairs decided ``distinct`` are never proposed.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import aliased
 
 from plumb.access import authz
 from plumb.core.context import Ctx
@@ -73,27 +76,44 @@ def distinct_pairs(ctx: Ctx, obj: str, ids: list[str]) -> set[tuple[str, str]]:
 
 
 def _records_sharing_keys(ctx: Ctx, plan: Plan, keys: set[str]) -> dict[str, list[str]]:
+    """{key: ids of the live records holding it} for the keys held by at most ``max_block``
+    records. Keys shared by more are too common to pair on: they are left out in the database,
+    so a very common key never ships its thousands of ids here.
+
+    One query for all the keys of a write (they travel as one parameter). Whether a key is too
+    common is asked by probing at most ``max_block + 1`` of its index entries, so the cost of a
+    lookup does not grow with the number of records sharing a common key."""
     found: dict[str, list[str]] = defaultdict(list)
-    wanted = sorted(keys)
-    limit = plan.config.max_block
-    for i in range(0, len(wanted), LOOKUP_CHUNK):
-        chunk = wanted[i : i + LOOKUP_CHUNK]
-        # Keys shared by more than max_block records are too common to pair on: left out in
-        # the database, so a very common key never ships its thousands of ids here.
-        small = (
-            select(MatchKey.key)
-            .where(MatchKey.object == plan.object, MatchKey.key.in_(chunk))
-            .group_by(MatchKey.key)
-            .having(func.count() <= limit)
+    if not keys:
+        return found
+    wanted = _key_table(ctx, sorted(keys))
+    other = aliased(MatchKey)
+    crowded = (
+        select(other.record_id)
+        .where(other.object == plan.object, other.key == wanted.c.key)
+        .limit(1)
+        .offset(plan.config.max_block)
+        .exists()
+    )
+    usable = select(wanted.c.key).where(~crowded)
+    rows = ctx.session.execute(
+        select(MatchKey.key, MatchKey.record_id).where(
+            MatchKey.object == plan.object, MatchKey.key.in_(usable)
         )
-        rows = ctx.session.execute(
-            select(MatchKey.key, MatchKey.record_id).where(
-                MatchKey.object == plan.object, MatchKey.key.in_(small)
-            )
-        )
-        for key, record_id in rows:
-            found[key].append(record_id)
+    )
+    for key, record_id in rows:
+        found[key].append(record_id)
     return found
+
+
+def _key_table(ctx: Ctx, keys: list[str]) -> Any:
+    """``keys`` as a one-column table (``key``) from a single bound parameter: an array
+    unnested on PostgreSQL, a JSON array read by ``json_each`` on SQLite."""
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        array = bindparam("keys", keys, type_=ARRAY(String))
+        return func.unnest(array).table_valued("key").render_derived(name="wanted")
+    listed = func.json_each(json.dumps(keys)).table_valued("value").alias("wanted")
+    return select(listed.c.value.label("key")).subquery("wanted")
 
 
 def find(
@@ -103,7 +123,7 @@ def find(
     *,
     threshold: float | None = None,
     weights: Weights | None = None,
-    item_keys: list[set[str]] | None = None,
+    item_keys: list[frozenset[str]] | None = None,
 ) -> list[list[Candidate]]:
     """For each (id or None, values) item: the live records sharing a blocking key with it and
     scoring ``threshold`` or more (the object's threshold by default), the best

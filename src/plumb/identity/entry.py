@@ -193,7 +193,7 @@ def _within_batch(
     ctx: Ctx,
     plan: Plan,
     items: list[PendingWrite],
-    keys: list[set[str]],
+    keys: list[frozenset[str]],
     weights: Weights,
     stash: dict[str, Any],
 ) -> None:

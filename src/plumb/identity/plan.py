@@ -60,19 +60,58 @@ class Plan:
     def field_index(self, name: str) -> int:
         return next(i for i, f in enumerate(self.fields) if f.name == name)
 
-    def keys(self, values: dict[str, Any]) -> set[str]:
-        """A record's blocking keys (its values in JSON form)."""
-        out: set[str] = set()
-        for rule in self.rules:
-            options = [_key_parts(values.get(name), transform) for name, transform in rule.parts]
-            if not all(options):
-                continue
-            for combo in itertools.product(*options):
-                key = f"{rule.text}={'|'.join(combo)}"
-                if len(key) > MAX_KEY:
-                    key = f"{rule.text[:150]}#{hashlib.sha256(key.encode()).hexdigest()}"
-                out.add(key)
-        return out
+    @cached_property
+    def key_fields(self) -> tuple[str, ...]:
+        """The fields the blocking rules read."""
+        return tuple(sorted({name for rule in self.rules for name, _ in rule.parts}))
+
+    def keys(self, values: dict[str, Any]) -> frozenset[str]:
+        """A record's blocking keys (its values in JSON form). Memoized on the values of the
+        fields the rules read: a write asks once before (the duplicate check) and once after
+        (keeping ``match_keys``), and an import's workers compute them ahead (``remember``)."""
+        memo_key = self._memo_key(values)
+        found = _KEY_MEMO.get(memo_key)
+        if found is None:
+            found = _keys(self.rules, values)
+            self._remember(memo_key, found)
+        return found
+
+    def remember(self, values: dict[str, Any], keys: frozenset[str]) -> None:
+        """Take ``keys`` as the blocking keys of ``values``, computed elsewhere by ``keys``
+        (an import's worker process) from the same definition."""
+        self._remember(self._memo_key(values), keys)
+
+    @cached_property
+    def _rules_text(self) -> str:
+        return repr(self.rules)
+
+    def _memo_key(self, values: dict[str, Any]) -> tuple[str, str]:
+        # repr tells apart what the key parts tell apart (True from 1, a list from its text);
+        # two equal values written differently only cost a recomputation.
+        return self._rules_text, repr([values.get(n) for n in self.key_fields])
+
+    @staticmethod
+    def _remember(memo_key: tuple[str, str], keys: frozenset[str]) -> None:
+        if len(_KEY_MEMO) >= CACHE_SIZE:
+            _KEY_MEMO.clear()
+        _KEY_MEMO[memo_key] = keys
+
+
+_KEY_MEMO: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def _keys(rules: tuple[BlockRule, ...], values: dict[str, Any]) -> frozenset[str]:
+    out: set[str] = set()
+    for rule in rules:
+        options = [_key_parts(values.get(name), transform) for name, transform in rule.parts]
+        if not all(options):
+            continue
+        for combo in itertools.product(*options):
+            key = f"{rule.text}={'|'.join(combo)}"
+            if len(key) > MAX_KEY:
+                key = f"{rule.text[:150]}#{hashlib.sha256(key.encode()).hexdigest()}"
+            out.add(key)
+    return frozenset(out)
 
 
 def _key_parts(value: Any, transform: str) -> list[str]:

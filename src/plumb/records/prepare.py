@@ -99,6 +99,9 @@ class Cleaned:
     values: dict[str, Any]
     issues: list[FieldIssue]
     kept: dict[str, str]
+    blocking_keys: frozenset[str] | None = None
+    """The duplicate check's blocking keys of ``values`` when computed ahead as well (an
+    import's workers: ``plumb.transfer.standardizing``)."""
 
 
 def clean_ahead(ws: Workspace, obj: str, raw: dict[str, Any]) -> Cleaned:

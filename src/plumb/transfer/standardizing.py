@@ -26,7 +26,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from plumb.records.fields import schema_for
+from plumb.identity.plan import Plan, plan_for
+from plumb.records.fields import schema_for, to_json
 from plumb.records.prepare import Cleaned, clean_ahead
 from plumb.transfer.mapping import Mapping
 from plumb.transfer.rows import RowInput, RowReader
@@ -45,13 +46,32 @@ def default_workers() -> int:
 
 
 def prepare_rows(reader: RowReader, ws: Workspace, rows: Cells) -> Prepared:
-    """Cells to field values, and those standardized: what the workers run on each chunk."""
+    """Cells to field values, those standardized, and the blocking keys of the result (for the
+    duplicate check at entry): what the workers run on each chunk."""
+    plan = plan_for(ws, reader.sch.object)
     out: Prepared = []
     for number, cells in rows:
         item = reader.read(number, cells, str(number))
         ahead = None if item.problems else clean_ahead(ws, reader.sch.object, item.values)
+        if ahead is not None and plan is not None:
+            ahead.blocking_keys = plan.keys(_key_values(plan, ahead.values))
         out.append((item, ahead))
     return out
+
+
+def _key_values(plan: Plan, values: dict[str, Any]) -> dict[str, Any]:
+    """The values the blocking rules read, in the JSON form the write path gives them."""
+    return {name: to_json(values.get(name)) for name in plan.key_fields}
+
+
+def _remember_keys(plan: Plan | None, prepared: Prepared) -> None:
+    """Hand the keys a worker computed to this process's memo (``Plan.keys``), so the write
+    path finds them instead of computing them again."""
+    if plan is None:
+        return
+    for _, ahead in prepared:
+        if ahead is not None and ahead.blocking_keys is not None:
+            plan.remember(_key_values(plan, ahead.values), ahead.blocking_keys)
 
 
 # -- in a worker process -------------------------------------------------------------------------
@@ -87,12 +107,13 @@ class _Job:
         self.rows = rows
         self.futures: list[Future[Prepared]] | None = None
 
-    def result(self, reader: RowReader, ws: Workspace) -> Prepared:
+    def result(self, reader: RowReader, ws: Workspace, plan: Plan | None) -> Prepared:
         if self.futures is None:
             return prepare_rows(reader, ws, self.rows)
         out: Prepared = []
         for future in self.futures:
             out += future.result()
+        _remember_keys(plan, out)
         return out
 
 
@@ -105,6 +126,7 @@ class RowPipeline:
         self.header = header
         self.workers = max(1, workers)
         self.reader = RowReader(schema_for(ws, mapping.object), mapping, header)
+        self.plan = plan_for(ws, mapping.object)
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> RowPipeline:
@@ -122,10 +144,10 @@ class RowPipeline:
             if pending is not None:
                 if self.workers > 1:
                     self._submit(job)
-                yield pending.rows, pending.result(self.reader, self.ws)
+                yield pending.rows, pending.result(self.reader, self.ws, self.plan)
             pending = job
         if pending is not None:
-            yield pending.rows, pending.result(self.reader, self.ws)
+            yield pending.rows, pending.result(self.reader, self.ws, self.plan)
 
     def _submit(self, job: _Job) -> None:
         if self._pool is None:
