@@ -107,12 +107,11 @@ def test_funnel_counts_entries_in_the_period_and_who_went_on(
         "mql": (1, 0, 0.0),  # old entered mql in the period, its lead entry was before it
         "sql": (1, 0, 0.0),
         "opportunity": (0, 0, None),
-        "customer": (0, 0, None),
-        "evangelist": (0, 0, None),
+        "customer": (0, 0, None),  # customer -> evangelist, the last step ("other" is none)
     }
     # The period is [from, to): entries at the start count, at the end do not.
     assert funnel_figures(rt, start=at(30), stop=at(20)) == {
-        **{k: (0, 0, None) for k in ("mql", "sql", "opportunity", "customer", "evangelist")},
+        **{k: (0, 0, None) for k in ("mql", "sql", "opportunity", "customer")},
         "subscriber": (1, 1, 1.0),
         "lead": (2, 0, 0.0),  # c2 and c3, neither went on; c1 and c4 entered at the end
     }
@@ -121,6 +120,23 @@ def test_funnel_counts_entries_in_the_period_and_who_went_on(
     assert lead["integrity"]["orphaned"]["count"] == 2
     assert lead["integrity"]["orphaned"]["ids"] == sorted([lives["c1"], lives["c3"]])
     assert lead["integrity"]["any"]["count"] == 2
+
+
+def test_a_move_to_a_stage_outside_the_funnel_is_not_going_on(
+    rt: Runtime, clock: FixedClock
+) -> None:
+    clock.set(at(10))
+    partner = make(rt, "contact", person("Pat Partner", "lead"))
+    went_on = make(rt, "contact", person("Mo Mover", "lead"))
+    clock.set(at(5))
+    change(rt, partner, {"lifecycle_stage": "other"})
+    change(rt, went_on, {"lifecycle_stage": "mql"})
+    clock.set(T0)
+    found = rows(rt, "funnel", ("from_stage", "to_stage"))
+    assert found[("lead", "mql")]["entered"] == 2
+    assert found[("lead", "mql")]["reached"] == 1  # Mo; Pat's move to "other" is not one
+    assert not [k for k in found if "other" in k]
+    assert list(found)[-1] == ("customer", "evangelist")
 
 
 def test_funnel_as_of_a_past_day_reads_only_what_was_known(

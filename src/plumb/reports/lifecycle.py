@@ -2,7 +2,8 @@
 
 Funnel: for each consecutive pair of lifecycle stages (A, B) in the definition's order, the
 contacts that entered A within the period, and how many of those reached B or a later stage
-afterwards (by the time the report knows up to: now, or ``as_of``).
+afterwards (by the time the report knows up to: now, or ``as_of``). Stages marked
+``in_funnel: false`` (``other``) are not steps: moving into one is not going on.
 
 Status usage: for each lifecycle stage and lead status value, how many contacts hold it, how
 many moved in and out within the period, the median days a visit to it lasts, and how many of
@@ -49,7 +50,7 @@ def funnel(
 ) -> Report:
     """Contacts entering each lifecycle stage in the period and how many went on to the next."""
     span = period(ctx, as_of, start, stop)
-    order = [s.key for s in ctx.workspace.lifecycle_stages]
+    order = [s.key for s in ctx.workspace.lifecycle_stages if s.in_funnel]
     entries = field_entries(
         OBJECT, "lifecycle_stage", span.known, {k: i for i, k in enumerate(order)}
     )

@@ -64,6 +64,9 @@ class Stage(Strict):
     required_fields: list[str] = Field(default_factory=list)
     probability: float | None = Field(None, ge=0, le=1)
     outcome: Literal["open", "won", "lost"] = "open"
+    in_funnel: bool = True
+    """A lifecycle stage outside the progression (``other``: a partner, a journalist) says
+    False: the funnel report neither shows it nor counts a move into it as going on."""
 
     def model_post_init(self, _context: Any) -> None:
         if not self.label:
