@@ -1,4 +1,4 @@
-"""Running checks: findings with reasons, a summary by check, the flagged set for reports.
+"""Running checks: findings with reasons, a summary by check, the bit mask of failed indicators.
 
 Every query is scoped the same way: unarchived records the actor may see
 (``plumb.access.authz.visible``), within an optional slice (a condition in the language of
@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    case,
     func,
     literal,
     not_,
@@ -35,6 +36,9 @@ from plumb.quality import sql
 from plumb.quality.checks import INDICATORS, Check, Env, builtin_checks
 from plumb.records.rows import model_for
 from plumb.workspace.checks import CustomCheck
+
+BITS = {indicator: 1 << i for i, indicator in enumerate(INDICATORS)}
+"""The bit of each indicator in ``flag_mask``."""
 
 
 @dataclass(frozen=True)
@@ -178,24 +182,6 @@ def run_checks(
     return run
 
 
-def flagged(ctx: Ctx, obj: str, indicators: tuple[str, ...] = INDICATORS) -> Select[Any] | None:
-    """(record_id, indicator) for every visible record of ``obj`` failing a check (distinct)."""
-    where = scope(ctx, obj)
-    parts = []
-    for check in checks_for(ctx, obj):
-        if check.indicator not in indicators:
-            continue
-        stmt = check_rows(ctx, check, where)
-        if stmt is None:
-            continue
-        sub = stmt.subquery()
-        parts.append(select(sub.c.record_id, literal(check.indicator).label("indicator")))
-    if not parts:
-        return None
-    union = union_all(*parts).subquery()
-    return select(union.c.record_id, union.c.indicator).distinct()
-
-
 def flag_clauses(ctx: Ctx, obj: str) -> dict[str, ColumnElement[bool]]:
     """{indicator: condition on a row of ``obj``'s table that holds when the record fails a
     check of that indicator}, for evaluating every check in one scan of the table (the
@@ -226,6 +212,19 @@ def flag_clauses(ctx: Ctx, obj: str) -> dict[str, ColumnElement[bool]]:
                 clause = model.id.in_(select(part.subquery().c.record_id))
             found.setdefault(check.indicator, []).append(clause)
     return {indicator: _any_of(clauses) for indicator, clauses in found.items()}
+
+
+def flag_mask(ctx: Ctx, obj: str, *, guard: bool = True) -> ColumnElement[int]:
+    """One integer per row of ``obj``'s table: a bit (``BITS``) per indicator of a check the
+    record fails, 0 for a clean record, and with ``guard`` 0 for records outside the actor's
+    scope (a caller whose query already keeps to the scope passes ``guard=False``). Grouping
+    by it counts records per set of failed indicators in one scan (reports, slice scores)."""
+    bits: Any = literal(0)
+    for indicator, clause in flag_clauses(ctx, obj).items():
+        bits = bits + case((clause, BITS[indicator]), else_=0)
+    if guard:
+        return case((scope(ctx, obj), bits), else_=0)
+    return bits
 
 
 def _probes(where: ColumnElement[bool] | None) -> bool:

@@ -21,8 +21,7 @@ from sqlalchemy import ColumnElement, Subquery, case, func, literal, select
 
 from plumb.core.context import Ctx
 from plumb.core.db import is_sqlite
-from plumb.quality.checks import INDICATORS
-from plumb.quality.engine import flag_clauses, scope
+from plumb.quality.engine import BITS, flag_mask
 from plumb.records.rows import model_for
 from plumb.reports.base import money
 
@@ -35,7 +34,6 @@ LABELS = {
     "custom": "custom",
 }
 ID_LIMIT = 20
-BITS = {indicator: 1 << i for i, indicator in enumerate(INDICATORS)}
 GroupKey = tuple[Any, ...]
 
 
@@ -46,18 +44,6 @@ class Annotated:
 
     totals: dict[GroupKey, tuple[int, int]] = field(default_factory=dict)
     notes: dict[GroupKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
-
-
-def flag_mask(ctx: Ctx, obj: str, *, guard: bool = True) -> ColumnElement[int]:
-    """One integer per row of ``obj``'s table: a bit (``BITS``) per indicator of a check the
-    record fails, 0 for a clean record, and with ``guard`` 0 for records outside the actor's
-    scope (a caller whose query already keeps to the scope passes ``guard=False``)."""
-    bits: Any = literal(0)
-    for indicator, clause in flag_clauses(ctx, obj).items():
-        bits = bits + case((clause, BITS[indicator]), else_=0)
-    if guard:
-        return case((scope(ctx, obj), bits), else_=0)
-    return bits
 
 
 def annotate(

@@ -22,11 +22,11 @@ from sqlalchemy import (
 
 from plumb.core.context import Ctx
 from plumb.models import Deal
-from plumb.quality.engine import scope
+from plumb.quality.engine import flag_mask, scope
 from plumb.reports.asof import state_at
 from plumb.reports.base import Report, money
 from plumb.reports.history_sql import visible_now
-from plumb.reports.integrity import annotate_groups, clean, flag_mask
+from plumb.reports.integrity import annotate_groups, clean
 
 
 def deal_facts(
