@@ -15,6 +15,7 @@ from plumb.core.actor import Actor, ActorKind, Source
 from plumb.core.clock import FixedClock
 from plumb.quality.engine import run_checks
 from plumb.records import operations as ops
+from plumb.reports.registry import run_report
 from plumb.runtime import Runtime
 from plumb.workspace.loader import default_text
 from tests.conftest import T0, Admin, Cli, ok, operator
@@ -269,6 +270,32 @@ def test_related_record_condition_is_evaluated_record_by_record(
     # good_deal is over 50000 too, but Acme's size is known.
     assert {(c, r) for c, r, _ in got} == {("custom.big_deal_company_sized", big)}
     assert ids["good_deal"] not in {r for _, r, _ in got}
+
+
+def test_a_deal_whose_contacts_work_elsewhere_is_inconsistent_once(
+    rt: Runtime, clock: FixedClock
+) -> None:
+    """Two contacts of another company on one deal: one finding for the deal (the check is a
+    join, one row per contact, made distinct), and the pipeline report counts the deal once as
+    inconsistent. A contact of the deal's own company, or of none, is no conflict."""
+    acme = make(rt, "company", {"name": "Acme Inc", "domain": "acme.com"})
+    globex = make(rt, "company", {"name": "Globex Ltd", "domain": "globex.com"})
+    people = [
+        make(rt, "contact", {"first_name": n, "last_name": "X", "company_id": co})
+        for n, co in (("Al", globex), ("Bea", globex), ("Cy", acme), ("Di", None))
+    ]
+    deal = {"name": "Mixed", "pipeline": "sales", "stage": "qualification", "company_id": acme}
+    mixed = make(rt, "deal", {**deal, "contacts": [{"contact_id": p} for p in people]})
+    make(rt, "deal", {**deal, "name": "Own", "contacts": [{"contact_id": people[2]}]})
+    got = found(rt, obj="deal", names=["deal.consistent"])
+    reason = "a contact on the deal works at another company than the deal's"
+    assert got == {("deal.consistent", mixed, reason)}
+    with rt.reading(operator()) as ctx:
+        run = run_checks(ctx, obj="deal", names=["deal.consistent"], limit=None)
+        rows = run_report(ctx, "pipeline").rows
+    assert [s.records for s in run.summary] == [1] and len(run.findings) == 1
+    notes = next(r for r in rows if r["stage"] == "qualification")["integrity"]
+    assert notes["inconsistent"]["count"] == 1 and notes["inconsistent"]["ids"] == [mixed]
 
 
 def test_a_value_outside_the_picklist_after_the_definition_changed(

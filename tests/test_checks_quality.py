@@ -6,13 +6,17 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from plumb.core.clock import FixedClock
 from plumb.quality.engine import run_checks
+from plumb.quality.scores import slice_scores
 from plumb.records import operations as ops
 from plumb.records import queries
+from plumb.records.rows import model_for
 from plumb.runtime import Runtime
 from tests.conftest import T0, Cli, ok, operator
+from tests.test_checks import plant
 
 
 def make(rt: Runtime, obj: str, values: dict[str, Any]) -> str:
@@ -103,3 +107,24 @@ def test_quarantine_archives_with_the_reason_and_release_restores(
     assert failing(rt, "contact") == set()
     ok(api.post("/api/v1/quarantine", json={"object": "contact", "release": done["run_id"]}))
     assert failing(rt, "contact") == {("contact.orphan", i) for i in lost}
+
+
+def test_slice_scores_count_the_records_the_checks_find(rt: Runtime, clock: FixedClock) -> None:
+    """Scores by slice agree with a full check run: per slice value and indicator, the records
+    with a finding (a record failing two checks of one indicator, as a stale deal can, or
+    several indicators, counts once under each)."""
+    plant(rt, clock)
+    with rt.reading(operator()) as ctx:
+        for obj, kind in (("contact", "all"), ("contact", "stage"), ("deal", "stage")):
+            model: Any = model_for(obj)
+            col = model.lifecycle_stage if obj == "contact" else model.stage
+            slice_of = {i: v for i, v in ctx.session.execute(select(model.id, col))}
+            expected: dict[Any, dict[str, int]] = {}
+            run = run_checks(ctx, obj=obj, limit=None)
+            for record_id, indicator in {(f.record_id, f.indicator) for f in run.findings}:
+                value = None if kind == "all" else slice_of[record_id]
+                counts = expected.setdefault(value, {})
+                counts[indicator] = counts.get(indicator, 0) + 1
+            scores = slice_scores(ctx, obj, kind)
+            assert {s["slice"]: s["failing"] for s in scores if s["failing"]} == expected
+            assert sum(s["records"] for s in scores) == len(slice_of)

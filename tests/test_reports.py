@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from plumb.core.clock import FixedClock
 from plumb.records import operations as ops
 from plumb.records import queries
+from plumb.reports.integrity import ID_LIMIT
 from plumb.reports.registry import run_report
 from plumb.runtime import Runtime
 from tests.conftest import T0, Cli, ok, operator
@@ -158,6 +159,41 @@ def test_each_figure_says_how_much_rests_on_flagged_deals(rt: Runtime, clock: Fi
     assert set(qual) == {"orphaned", "any"}
     assert qual["orphaned"]["ids"] == [orphan]
     assert rows["negotiation"]["integrity"] == {"any": {"count": 0, "amount": Decimal("0.00")}}
+
+
+def test_notes_list_the_smallest_ids_across_masks_stages_and_months(rt: Runtime) -> None:
+    """More flagged deals than a note lists, failing different sets of checks (masks): a
+    note's ids are the ``ID_LIMIT`` smallest of every deal failing its indicator, in the
+    pipeline (by stage) and in the forecast (by month, across stages), with counts to match."""
+    deals: list[tuple[str, str, bool]] = []  # (id, stage, stale)
+    for i in range(33):
+        stage = "proposal_sent" if i % 5 == 0 else "qualification"
+        stale = i % 3 == 0  # a close date in the past; every deal is orphaned (no company)
+        values = {"name": f"D{i}", "pipeline": "sales", "stage": stage, "amount": "100"}
+        values["close_date"] = day(-2 if stale else 10)
+        deals.append((make(rt, "deal", values), stage, stale))
+    with rt.reading(operator()) as ctx:
+        pipeline = {r["stage"]: r["integrity"] for r in run_report(ctx, "pipeline").rows}
+        forecast = {r["close_month"]: r for r in run_report(ctx, "forecast").rows}
+    qual = [d for d in deals if d[1] == "qualification"]
+    assert len(qual) > ID_LIMIT
+    notes = pipeline["qualification"]
+    assert notes["orphaned"]["count"] == len(qual)
+    assert notes["orphaned"]["ids"] == sorted(d[0] for d in qual)[:ID_LIMIT]
+    assert notes["stale"]["ids"] == sorted(d[0] for d in qual if d[2])
+    assert notes["any"]["count"] == len(qual)
+    sent = [d for d in deals if d[1] == "proposal_sent"]
+    assert pipeline["proposal_sent"]["orphaned"]["ids"] == sorted(d[0] for d in sent)
+    later = [d for d in deals if not d[2]]
+    month = day(10)[:7]
+    assert forecast[month]["count"] == len(later) > ID_LIMIT
+    assert forecast[month]["amount"] == Decimal(100 * len(later)).quantize(Decimal("0.01"))
+    noted = forecast[month]["integrity"]
+    assert noted["orphaned"]["ids"] == sorted(d[0] for d in later)[:ID_LIMIT]
+    assert noted["orphaned"]["count"] == noted["any"]["count"] == len(later)
+    assert "stale" not in noted
+    past = [d for d in deals if d[2]]
+    assert forecast[day(-2)[:7]]["integrity"]["stale"]["ids"] == sorted(d[0] for d in past)
 
 
 def test_report_api_cli_and_exports(

@@ -133,17 +133,34 @@ def _stages(ws: Workspace, obj: str) -> list[tuple[ColumnElement[bool], str, Sta
 
 
 def _completeness(obj: str) -> Parts:
+    """One part per stage and required field. Where the field is a column of the record, its
+    blank test comes first: it is cheap and rarely true, so a report evaluating every part on
+    every record (``plumb.quality.engine.flag_clauses``) stops there instead of comparing the
+    pipeline and stage for each part; a related-record probe or a custom field (JSON) stays
+    behind the stage test, so it runs only for the records in the stage."""
+
     def parts(env: Env) -> list[Select[Any]]:
         out = []
+        model = model_for(obj)
         for in_stage, label, stage in _stages(env.workspace, obj):
             for name in stage.required_fields:
                 missing = blank_clause(env.workspace, obj, name)
                 if missing is not None:
                     reason = f"{name} is blank; {label} requires it"
-                    out.append(_rows(model_for(obj), reason, in_stage, missing))
+                    where = (in_stage, missing)
+                    if _column_of(obj, name):
+                        where = (missing, in_stage)
+                    out.append(_rows(model, reason, *where))
         return out
 
     return parts
+
+
+def _column_of(obj: str, name: str) -> bool:
+    """Whether ``blank_clause`` tests field ``name`` of ``obj`` on a column of its row."""
+    if obj == "contact" and name in ("phones", "emails"):
+        name = name.removesuffix("s")
+    return name in model_for(obj).__table__.columns  # type: ignore[attr-defined]
 
 
 # -- linkage --------------------------------------------------------------------------------------

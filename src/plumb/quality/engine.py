@@ -1,4 +1,4 @@
-"""Running checks: findings with reasons, a summary by check, the flagged set for reports.
+"""Running checks: findings with reasons, a summary by check, the bit mask of failed indicators.
 
 Every query is scoped the same way: unarchived records the actor may see
 (``plumb.access.authz.visible``), within an optional slice (a condition in the language of
@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    case,
     func,
     literal,
     not_,
@@ -22,15 +23,22 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.elements import BooleanClauseList
+from sqlalchemy.sql.selectable import Exists
 
 from plumb.access import authz
 from plumb.automation.conditions import ConditionError
 from plumb.core.context import Ctx
+from plumb.core.db import is_sqlite
 from plumb.core.errors import BadRequest
 from plumb.quality import sql
 from plumb.quality.checks import INDICATORS, Check, Env, builtin_checks
 from plumb.records.rows import model_for
 from plumb.workspace.checks import CustomCheck
+
+BITS = {indicator: 1 << i for i, indicator in enumerate(INDICATORS)}
+"""The bit of each indicator in ``flag_mask``."""
 
 
 @dataclass(frozen=True)
@@ -174,43 +182,70 @@ def run_checks(
     return run
 
 
-def flagged(ctx: Ctx, obj: str, indicators: tuple[str, ...] = INDICATORS) -> Select[Any] | None:
-    """(record_id, indicator) for every visible record of ``obj`` failing a check (distinct)."""
-    where = scope(ctx, obj)
-    parts = []
-    for check in checks_for(ctx, obj):
-        if check.indicator not in indicators:
-            continue
-        stmt = check_rows(ctx, check, where)
-        if stmt is None:
-            continue
-        sub = stmt.subquery()
-        parts.append(select(sub.c.record_id, literal(check.indicator).label("indicator")))
-    if not parts:
-        return None
-    union = union_all(*parts).subquery()
-    return select(union.c.record_id, union.c.indicator).distinct()
-
-
 def flag_clauses(ctx: Ctx, obj: str) -> dict[str, ColumnElement[bool]]:
     """{indicator: condition on a row of ``obj``'s table that holds when the record fails a
     check of that indicator}, for evaluating every check in one scan of the table (the
-    caller adds the scope). A part that reads only the record's table is its WHERE clause;
-    any other (a join) is ``id IN (the part's records)``, a set computed once per query."""
+    caller adds the scope).
+
+    A part that reads only the record's row is its WHERE clause; one that joins is ``id IN
+    (the part's records)``, a set computed once per query. A part that probes related rows
+    (a correlated ``EXISTS``) is a set too on PostgreSQL, which otherwise runs the probe once
+    per record (6x slower over 100k deals with a contact each) and costs the plan so (enough
+    to set off seconds of JIT compilation); SQLite keeps it inline, where the probe is an
+    index lookup and the set would scan the table a second time. Parts of one indicator
+    sharing their first condition (the freshness checks' "open deal") test it once."""
     env = Env(ctx)
     model = model_for(obj)
     table = model.__table__  # type: ignore[attr-defined]
+    probe_inline = is_sqlite(ctx.session)
     found: dict[str, list[ColumnElement[bool]]] = {}
     for check in checks_for(ctx, obj):
         for part in check.parts(env):
             # Its columns name only the table and it joins nothing (``get_final_froms`` says
             # the same but walks every subquery, milliseconds a part).
-            if part.columns_clause_froms == [table] and not (part._setup_joins or part._from_obj):
+            row_only = part.columns_clause_froms == [table] and not (
+                part._setup_joins or part._from_obj
+            )
+            if row_only and (probe_inline or not _probes(part.whereclause)):
                 clause = part.whereclause if part.whereclause is not None else true()
             else:
                 clause = model.id.in_(select(part.subquery().c.record_id))
             found.setdefault(check.indicator, []).append(clause)
-    return {indicator: or_(*clauses) for indicator, clauses in found.items()}
+    return {indicator: _any_of(clauses) for indicator, clauses in found.items()}
+
+
+def flag_mask(ctx: Ctx, obj: str, *, guard: bool = True) -> ColumnElement[int]:
+    """One integer per row of ``obj``'s table: a bit (``BITS``) per indicator of a check the
+    record fails, 0 for a clean record, and with ``guard`` 0 for records outside the actor's
+    scope (a caller whose query already keeps to the scope passes ``guard=False``). Grouping
+    by it counts records per set of failed indicators in one scan (reports, slice scores)."""
+    bits: Any = literal(0)
+    for indicator, clause in flag_clauses(ctx, obj).items():
+        bits = bits + case((clause, BITS[indicator]), else_=0)
+    if guard:
+        return case((scope(ctx, obj), bits), else_=0)
+    return bits
+
+
+def _probes(where: ColumnElement[bool] | None) -> bool:
+    """Whether ``where`` looks at related rows through a correlated ``EXISTS``."""
+    return where is not None and any(isinstance(e, Exists) for e in visitors.iterate(where))
+
+
+def _any_of(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """``or_(*clauses)``; when every clause is ``first AND ...`` with the same ``first``,
+    ``first AND (... OR ...)``, the same condition with ``first`` evaluated once a row."""
+    split = [_conjuncts(c) for c in clauses]
+    first = split[0][0]
+    if len(clauses) < 2 or any(len(s) < 2 or not s[0].compare(first) for s in split):
+        return or_(*clauses)
+    return and_(first, or_(*(and_(*s[1:]) for s in split)))
+
+
+def _conjuncts(clause: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
+        return list(clause.clauses)
+    return [clause]
 
 
 # -- custom checks ---------------------------------------------------------------------------------

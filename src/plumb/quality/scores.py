@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from plumb.core.context import Ctx
 from plumb.core.errors import BadRequest
 from plumb.models import QualitySnapshot, User
-from plumb.quality.engine import checks_for, flagged, run_checks, scope
+from plumb.quality.engine import BITS, checks_for, flag_mask, run_checks, scope
 from plumb.records.rows import model_for
 
 SLICES = ("all", "owner", "team", "stage", "source")
@@ -43,7 +43,11 @@ def _slice_column(obj: str, kind: str) -> Any:
 
 
 def slice_scores(ctx: Ctx, obj: str, kind: str = "all") -> list[dict[str, Any]]:
-    """``[{slice, records, failing: {indicator: n}, score}]`` for each value of the slice."""
+    """``[{slice, records, failing: {indicator: n}, score}]`` for each value of the slice.
+
+    One scan: every record's failed indicators as a bit mask (``flag_mask``), grouped by
+    slice value and mask; the records failing each indicator are added up here from the
+    masks holding its bit (a handful of rows per slice value)."""
     if kind not in SLICES:
         raise BadRequest(f"slices are {', '.join(SLICES)}")
     model: Any = model_for(obj)
@@ -52,29 +56,21 @@ def slice_scores(ctx: Ctx, obj: str, kind: str = "all") -> list[dict[str, Any]]:
         key: Any = select(User.team_id).where(User.id == model.owner_id).scalar_subquery()
     else:
         key = col
-    group = [key.label("slice")] if key is not None else []
-    totals = ctx.session.execute(
-        select(*group, func.count())
-        .where(scope(ctx, obj))
-        .group_by(*([key] if key is not None else []))
-    )
+    columns = [key.label("slice")] if key is not None else []
+    mask = flag_mask(ctx, obj, guard=False).label("mask")
+    # OFFSET 0: the mask is computed once a record, not once per reference below.
+    masked = select(*columns, mask).where(scope(ctx, obj)).offset(0).subquery("masked")
+    group = [masked.c.slice] if key is not None else []
+    counted = select(*group, masked.c.mask, func.count()).group_by(*group, masked.c.mask)
     out: dict[Any, dict[str, Any]] = {}
-    for row in totals:
+    for row in ctx.session.execute(counted):
         value = row[0] if key is not None else None
-        out[value] = {"slice": value, "records": row[-1], "failing": {}}
-    stmt = flagged(ctx, obj)
-    if stmt is not None:
-        flag = stmt.subquery()
-        joined = (
-            select(*group, flag.c.indicator, func.count())
-            .select_from(model)
-            .join(flag, flag.c.record_id == model.id)
-        )
-        keys = [key] if key is not None else []
-        for row in ctx.session.execute(joined.group_by(*keys, flag.c.indicator)):
-            value = row[0] if key is not None else None
-            out.setdefault(value, {"slice": value, "records": 0, "failing": {}})
-            out[value]["failing"][row[-2]] = row[-1]
+        bits, n = row[-2], row[-1]
+        entry = out.setdefault(value, {"slice": value, "records": 0, "failing": {}})
+        entry["records"] += n
+        for indicator, bit in BITS.items():
+            if bits & bit:
+                entry["failing"][indicator] = entry["failing"].get(indicator, 0) + n
     n = max(len(indicators_of(ctx, obj)), 1)
     for entry in out.values():
         failed = sum(entry["failing"].values())

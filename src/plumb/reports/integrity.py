@@ -12,15 +12,16 @@ rests on deals that are stale today".
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Subquery, case, func, literal, select
 
 from plumb.core.context import Ctx
-from plumb.quality.checks import INDICATORS
-from plumb.quality.engine import flag_clauses, scope
+from plumb.core.db import is_sqlite
+from plumb.quality.engine import BITS, flag_mask
 from plumb.records.rows import model_for
 from plumb.reports.base import money
 
@@ -33,7 +34,6 @@ LABELS = {
     "custom": "custom",
 }
 ID_LIMIT = 20
-BITS = {indicator: 1 << i for i, indicator in enumerate(INDICATORS)}
 GroupKey = tuple[Any, ...]
 
 
@@ -46,18 +46,6 @@ class Annotated:
     notes: dict[GroupKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
-def flag_mask(ctx: Ctx, obj: str, *, guard: bool = True) -> ColumnElement[int]:
-    """One integer per row of ``obj``'s table: a bit (``BITS``) per indicator of a check the
-    record fails, 0 for a clean record, and with ``guard`` 0 for records outside the actor's
-    scope (a caller whose query already keeps to the scope passes ``guard=False``)."""
-    bits: Any = literal(0)
-    for indicator, clause in flag_clauses(ctx, obj).items():
-        bits = bits + case((clause, BITS[indicator]), else_=0)
-    if guard:
-        return case((scope(ctx, obj), bits), else_=0)
-    return bits
-
-
 def annotate(
     ctx: Ctx, obj: str, facts: Subquery, keys: list[str], slice_of: Any = None
 ) -> dict[GroupKey, dict[str, dict[str, Any]]]:
@@ -68,17 +56,25 @@ def annotate(
 
 
 def annotate_groups(
-    ctx: Ctx, obj: str, facts: Subquery, keys: list[str], slice_of: Any = None
+    ctx: Ctx,
+    obj: str,
+    facts: Subquery,
+    keys: list[str],
+    slice_of: Any = None,
+    *,
+    noted_by: int | None = None,
 ) -> Annotated:
-    """The totals and integrity notes of the groups of ``facts`` (see ``annotate``).
+    """The totals and integrity notes of the groups of ``facts`` (see ``annotate``); with
+    ``noted_by`` n, totals are kept by every key but notes by the first n keys only (a report
+    that needs its figures split finer than its rows, as the forecast by stage and month).
 
-    Every check is evaluated once per record, in the scan that reads the facts, as a bit mask
-    (``flag_mask``; facts that read ``obj``'s table now may carry it as column ``mask``,
-    others are joined to the table by ``record_id``). Two queries follow: count and amount by
-    group and mask, and the first ``ID_LIMIT`` ids of each group and mask (a window over the
-    flagged records only). Sums per indicator and the ``any`` figure are added up here from
-    those few rows; a group's first ids for an indicator are the first of the ids of the masks
-    holding it."""
+    Every check is evaluated once per record, in the one scan that reads the facts, as a bit
+    mask (``flag_mask``; facts that read ``obj``'s table now may carry it as column ``mask``,
+    others are joined to the table by ``record_id``). That scan is grouped by the keys and the
+    mask, and each group brings its count, its amount and the ids of its flagged records (one
+    string; ``_flagged_ids``): a second pass for the first ids (a window sorting every flagged
+    record) cost more than the scan. Sums per indicator, the ``any`` figure and the first
+    ``ID_LIMIT`` ids are added up here from those few rows."""
     if "mask" in facts.c:
         rows: Any = select(facts)
     else:
@@ -86,47 +82,51 @@ def annotate_groups(
         rows = select(facts, flag_mask(ctx, obj).label("mask")).select_from(
             facts.outerjoin(model, model.id == facts.c.record_id)
         )
-    # OFFSET 0 keeps both backends from inlining the scan into the queries below, which would
-    # evaluate the mask once per reference instead of once per record.
+    # OFFSET 0 keeps both backends from inlining the scan into the query below, which would
+    # evaluate the mask once per reference (group key, column, the ids) instead of once.
     masked = rows.offset(0).subquery("masked")
     group = [masked.c[k] for k in keys]
+    noted = len(keys) if noted_by is None else noted_by
     found = Annotated()
     sums: dict[GroupKey, dict[int, tuple[int, int]]] = {}
-    counted = select(*group, masked.c.mask, func.count(), func.sum(masked.c.amount)).group_by(
-        *group, masked.c.mask
-    )
+    first: dict[GroupKey, dict[int, list[str]]] = {}
+    counted = select(
+        *group,
+        masked.c.mask,
+        func.count(),
+        func.sum(masked.c.amount),
+        _flagged_ids(ctx, masked),
+    ).group_by(*group, masked.c.mask)
     for row in ctx.session.execute(counted):
         key = tuple(row[: len(keys)])
-        mask, count, units = row[len(keys) :]
+        mask, count, units, ids = row[len(keys) :]
+        units = units or 0
         n, total = found.totals.get(key, (0, 0))
-        found.totals[key] = (n + count, total + (units or 0))
-        if mask:
-            sums.setdefault(key, {})[mask] = (count, units or 0)
-    if not sums:
-        return found
-    part = [*group, masked.c.mask]
-    windowed = (
-        select(
-            *part,
-            masked.c.record_id,
-            func.row_number().over(partition_by=part, order_by=masked.c.record_id).label("rn"),
-        )
-        .where(and_(masked.c.mask.isnot(None), masked.c.mask != 0))
-        .subquery("windowed")
-    )
-    first: dict[GroupKey, dict[int, list[str]]] = {}
-    listed = select(*(windowed.c[k] for k in keys), windowed.c.mask, windowed.c.record_id).where(
-        windowed.c.rn <= ID_LIMIT
-    )
-    for row in ctx.session.execute(listed):
-        key = tuple(row[: len(keys)])
-        mask, record_id = row[len(keys) :]
-        first.setdefault(key, {}).setdefault(mask, []).append(record_id)
+        found.totals[key] = (n + count, total + units)
+        if not mask:
+            continue
+        note_key = key[:noted]
+        n, total = sums.setdefault(note_key, {}).get(mask, (0, 0))
+        sums[note_key][mask] = (n + count, total + units)
+        held = first.setdefault(note_key, {}).get(mask, [])
+        listed = ids.split(",") if ids else []
+        first[note_key][mask] = heapq.nsmallest(ID_LIMIT, [*held, *listed])
     for key, by_mask in sums.items():
         found.notes[key] = _notes(
             obj, by_mask, first.get(key, {}), slice_of(key) if slice_of else None
         )
     return found
+
+
+def _flagged_ids(ctx: Ctx, masked: Subquery) -> ColumnElement[str]:
+    """The ids of a group's flagged records as one comma-separated string, in no order (ids
+    are Crockford base32, never a comma); NULL for the clean group. The ``ID_LIMIT`` smallest
+    are picked in Python: neither backend has an aggregate for the first n, and sorting the
+    ids in SQL (``array_agg(id ORDER BY id)``) cost more than the picking."""
+    flagged = case((masked.c.mask != 0, masked.c.record_id))
+    if is_sqlite(ctx.session):
+        return func.group_concat(flagged, literal(","))
+    return func.string_agg(flagged, literal(","))
 
 
 def _notes(

@@ -22,11 +22,11 @@ from sqlalchemy import (
 
 from plumb.core.context import Ctx
 from plumb.models import Deal
-from plumb.quality.engine import scope
+from plumb.quality.engine import flag_mask, scope
 from plumb.reports.asof import state_at
 from plumb.reports.base import Report, money
 from plumb.reports.history_sql import visible_now
-from plumb.reports.integrity import annotate, annotate_groups, clean, flag_mask
+from plumb.reports.integrity import annotate_groups, clean
 
 
 def deal_facts(
@@ -97,7 +97,11 @@ def pipeline(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
 
 
 def forecast(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
-    """Open deals by the month of their close date: count, amount, weighted amount."""
+    """Open deals by the month of their close date: count, amount, weighted amount.
+
+    One scan, grouped by pipeline, stage and month, gives the figures and their annotation:
+    the weighted amount is each stage's amount times its probability (the same sum as deal by
+    deal), and the notes are kept by month."""
     ws = ctx.workspace
     facts = deal_facts(ctx, as_of, ["pipeline", "stage", "close_date"], flags=True)
     probability: dict[tuple[str, str], Decimal] = {}
@@ -105,37 +109,29 @@ def forecast(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
         for s in p.stages:
             if s.outcome == "open":
                 probability[(p.key, s.key)] = Decimal(str(s.probability or 0))
-    rows = ctx.session.execute(
-        select(
-            facts.c.pipeline, facts.c.stage, facts.c.close_date, facts.c.amount, facts.c.record_id
-        )
-    )
-    months: dict[str, dict[str, Any]] = {}
-    by_id: dict[str, str] = {}
-    for pipe, stage, close, units, record_id in rows:
-        if (pipe, stage) not in probability:
-            continue
-        month = str(close)[:7] if close else "no close date"
-        m = months.setdefault(month, {"count": 0, "units": 0, "weighted": Decimal(0)})
-        m["count"] += 1
-        m["units"] += units or 0
-        m["weighted"] += Decimal(units or 0) * probability[(pipe, stage)]
-        by_id[record_id] = month
     is_open = or_(
         false(),
         *(and_(facts.c.pipeline == p, facts.c.stage == s) for p, s in probability),
     )
-    month_of = (
+    by_month = (
         select(
             facts.c.record_id,
             facts.c.amount,
             _month(facts),
+            facts.c.pipeline,
+            facts.c.stage,
             *(c for c in facts.c if c.name == "mask"),
         )
         .where(is_open)
         .subquery("by_month")
     )
-    notes = annotate(ctx, "deal", month_of, ["month"])
+    annotated = annotate_groups(ctx, "deal", by_month, ["month", "pipeline", "stage"], noted_by=1)
+    months: dict[str, dict[str, Any]] = {}
+    for (month, pipe, stage), (count, units) in annotated.totals.items():
+        m = months.setdefault(month, {"count": 0, "units": 0, "weighted": Decimal(0)})
+        m["count"] += count
+        m["units"] += units
+        m["weighted"] += Decimal(units) * probability[(pipe, stage)]
     report = Report("forecast", ["close_month", "count", "amount", "weighted"], as_of=as_of)
     for month in sorted(months):
         m = months[month]
@@ -145,13 +141,16 @@ def forecast(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
                 "count": m["count"],
                 "amount": money(m["units"]),
                 "weighted": money(int(m["weighted"])),
-                "integrity": notes.get((month,), clean()),
+                "integrity": annotated.notes.get((month,), clean()),
             }
         )
     return report
 
 
 def _month(facts: Subquery) -> Any:
-    close = facts.c.close_date
-    month = func.substr(cast(close, String), 1, 7)
-    return case((close.is_(None), "no close date"), else_=month).label("month")
+    """The close month as the text ``YYYY-MM`` (a blank close date, as a past state may hold
+    it, is no close date)."""
+    text = cast(facts.c.close_date, String)
+    month = func.substr(text, 1, 7)
+    blank = or_(text.is_(None), text == "")
+    return case((blank, "no close date"), else_=month).label("month")
