@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import String, bindparam, func, or_, select
+from sqlalchemy import String, bindparam, func, or_, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
@@ -77,43 +77,56 @@ def distinct_pairs(ctx: Ctx, obj: str, ids: list[str]) -> set[tuple[str, str]]:
 
 def _records_sharing_keys(ctx: Ctx, plan: Plan, keys: set[str]) -> dict[str, list[str]]:
     """{key: ids of the live records holding it} for the keys held by at most ``max_block``
-    records. Keys shared by more are too common to pair on: they are left out in the database,
-    so a very common key never ships its thousands of ids here.
+    records. Keys shared by more are too common to pair on: they are left out, and whether a
+    key is too common is asked by reading at most ``max_block + 1`` of its index entries, so
+    the cost of a lookup does not grow with the number of records sharing a common key.
 
-    One query for all the keys of a write (they travel as one parameter). Whether a key is too
-    common is asked by probing at most ``max_block + 1`` of its index entries, so the cost of a
-    lookup does not grow with the number of records sharing a common key."""
-    found: dict[str, list[str]] = defaultdict(list)
+    One query for all the keys of a write (they travel as one parameter), driven by the keys:
+    each is one probe of the primary key ``(object, key, record_id)``. The queries are written
+    so that no plan scanning the table can be chosen, even before the table has statistics (a
+    fresh import): on PostgreSQL a LATERAL probe per key, on SQLite a list of keys searched
+    one by one."""
     if not keys:
-        return found
-    wanted = _key_table(ctx, sorted(keys))
-    other = aliased(MatchKey)
-    crowded = (
-        select(other.record_id)
-        .where(other.object == plan.object, other.key == wanted.c.key)
-        .limit(1)
-        .offset(plan.config.max_block)
-        .exists()
-    )
-    usable = select(wanted.c.key).where(~crowded)
-    rows = ctx.session.execute(
-        select(MatchKey.key, MatchKey.record_id).where(
-            MatchKey.object == plan.object, MatchKey.key.in_(usable)
+        return {}
+    limit = plan.config.max_block
+    wanted = sorted(keys)
+    table: Any
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        table = (
+            func.unnest(bindparam("keys", wanted, type_=ARRAY(String)))
+            .table_valued("key")
+            .render_derived(name="wanted")
         )
-    )
+        held = (
+            select(MatchKey.record_id)
+            .where(MatchKey.object == plan.object, MatchKey.key == table.c.key)
+            .limit(limit + 1)
+            .lateral("held")
+        )
+        rows = ctx.session.execute(
+            select(table.c.key, held.c.record_id).select_from(table.join(held, true()))
+        )
+    else:
+        listed = func.json_each(json.dumps(wanted)).table_valued("value").alias("listed")
+        table = select(listed.c.value.label("key")).subquery("wanted")
+        other = aliased(MatchKey)
+        crowded = (
+            select(other.record_id)
+            .where(other.object == plan.object, other.key == table.c.key)
+            .limit(1)
+            .offset(limit)
+            .exists()
+        )
+        usable = select(table.c.key).where(~crowded)
+        rows = ctx.session.execute(
+            select(MatchKey.key, MatchKey.record_id).where(
+                MatchKey.object == plan.object, MatchKey.key.in_(usable)
+            )
+        )
+    found: dict[str, list[str]] = defaultdict(list)
     for key, record_id in rows:
         found[key].append(record_id)
-    return found
-
-
-def _key_table(ctx: Ctx, keys: list[str]) -> Any:
-    """``keys`` as a one-column table (``key``) from a single bound parameter: an array
-    unnested on PostgreSQL, a JSON array read by ``json_each`` on SQLite."""
-    if ctx.session.get_bind().dialect.name == "postgresql":
-        array = bindparam("keys", keys, type_=ARRAY(String))
-        return func.unnest(array).table_valued("key").render_derived(name="wanted")
-    listed = func.json_each(json.dumps(keys)).table_valued("value").alias("wanted")
-    return select(listed.c.value.label("key")).subquery("wanted")
+    return {key: ids for key, ids in found.items() if len(ids) <= limit}
 
 
 def find(
