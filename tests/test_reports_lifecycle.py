@@ -203,11 +203,13 @@ def test_lifecycle_reports_through_api_cli_and_export(
     assert bad.status_code == 400 and "takes no period" in bad.text
     empty = api.get("/api/v1/reports/funnel", params={"from": "2026-03-01", "to": "2026-02-01"})
     assert empty.status_code == 400 and "is empty" in empty.text
+    assert "from 2026-03-01 00:00:00 UTC to 2026-02-01 00:00:00 UTC" in empty.text
 
     out = cli(
         "report", "funnel", "--from", "2026-01-30", "--to", "2026-02-09", "--json"
     ).json()  # [T0-30 days, T0-20 days), as dates
     assert {r["from_stage"]: r["entered"] for r in out["rows"]}["lead"] == 2
+    assert "from 2026-01-30 00:00:00 UTC to 2026-02-09 00:00:00 UTC" in out["notes"][0]
     usage = cli("report", "status-usage", "--as-of", at(15).date().isoformat(), "--json").json()
     lead_then = next(r for r in usage["rows"] if r["value"] == "lead")
     assert (lead_then["holding"], lead_then["moved_in"]) == (4, 5)

@@ -28,6 +28,7 @@ from plumb.core.context import Ctx
 from plumb.models import Activity, ChangeEntry, Deal, User
 from plumb.quality.engine import check_rows, checks_for, scope
 from plumb.reports.base import Report, money
+from plumb.reports.history_sql import moment
 from plumb.reports.integrity import annotate, clean
 from plumb.reports.pipeline import deal_facts
 
@@ -168,7 +169,7 @@ def activity_by_owner(ctx: Ctx, *, as_of: datetime | None = None) -> Report:
     for who, kind, count in counts:
         integrity = notes.get((who, kind), clean())
         report.rows.append({"owner": who, "type": kind, "count": count, "integrity": integrity})
-    report.notes.append(f"activities from {start.isoformat()} to {end.isoformat()}")
+    report.notes.append(f"activities from {moment(start)} to {moment(end)}")
     return report
 
 

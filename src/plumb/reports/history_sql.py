@@ -4,7 +4,7 @@ change-log entries of one field, and day spans and medians in SQL on either back
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Float, Select, Subquery, case, cast, func, or_, select, true
@@ -30,7 +30,12 @@ class Period:
     known: datetime
 
     def text(self) -> str:
-        return f"{self.start.isoformat()} to {self.stop.isoformat()}"
+        return f"{moment(self.start)} to {moment(self.stop)}"
+
+
+def moment(at: datetime) -> str:
+    """A time as a report's note shows it: to the second, in UTC."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def period(
@@ -46,8 +51,8 @@ def period(
     start = start if start is not None else stop - timedelta(days=PERIOD_DAYS)
     if start >= stop:
         raise BadRequest(
-            f"the period from {start.isoformat()} to {stop.isoformat()} is empty "
-            f"(it must start before it ends, and before {known.isoformat()})"
+            f"the period from {moment(start)} to {moment(stop)} is empty "
+            f"(it must start before it ends, and before {moment(known)})"
         )
     return Period(start, stop, known)
 

@@ -31,6 +31,7 @@ from plumb.reports.history_sql import (
     field_entries,
     live_ids,
     medians,
+    moment,
     period,
 )
 from plumb.reports.integrity import annotate, clean
@@ -104,7 +105,7 @@ def funnel(
         )
     report.notes.append(
         f"contacts entering each stage from {span.text()}; reached: moved to the next stage or "
-        f"a later one afterwards, up to {span.known.isoformat()}"
+        f"a later one afterwards, up to {moment(span.known)}"
     )
     return report
 
@@ -200,7 +201,7 @@ def status_usage(
         row["integrity"] = notes.get((row["field"], row["value"]), clean())
     report.notes.append(
         f"moves from {span.text()}; median days over every visit up to "
-        f"{span.known.isoformat()}; idle: no activity in the {IDLE_DAYS} days before it"
+        f"{moment(span.known)}; idle: no activity in the {IDLE_DAYS} days before it"
     )
     return report
 
