@@ -107,7 +107,7 @@ def _maintain_keys(ctx: Ctx, plan: Plan, items: list[RecordChange]) -> None:
     created = [(c.record_id, c.values) for c in items if c.action == "create"]
     # An update that changes none of the fields the blocking keys are made of (a stage move,
     # a new owner) leaves the keys as they are; any other change rebuilds them from the record.
-    keyed = {name for rule in plan.rules for name, _ in rule.parts}
+    keyed = set(plan.key_fields)
     changed = sorted(
         {
             c.record_id
