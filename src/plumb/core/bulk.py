@@ -82,11 +82,21 @@ def _processed_rows(
     processed: Sequence[tuple[int, Callable[[Any], Any]]],
 ) -> list[list[Any]]:
     out = []
+    # A value shared by the rows (the batch's timestamp) is processed once: the last input
+    # and output of each processed column are kept.
+    last: dict[int, tuple[Any, Any]] = {}
     for row in rows:
         values = [row.get(name) for name in names]
         for i, process in processed:
-            if values[i] is not None:
-                values[i] = process(values[i])
+            value = values[i]
+            if value is None:
+                continue
+            seen = last.get(i)
+            if seen is not None and seen[0] is value:
+                values[i] = seen[1]
+            else:
+                values[i] = process(value)
+                last[i] = (value, values[i])
         out.append(values)
     return out
 

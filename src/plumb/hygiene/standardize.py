@@ -70,8 +70,11 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 def match_key(value: str) -> str:
     """Case, accents, dots and other punctuation removed; words kept, single-spaced."""
-    folded = unicodedata.normalize("NFKD", value.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    if value.isascii():  # nothing to fold or strip but case (most values: the fast path)
+        plain = value.lower()
+    else:
+        folded = unicodedata.normalize("NFKD", value.casefold())
+        plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
     plain = plain.replace(".", "").replace("'", "").replace("\u2019", "")
     return _NOT_WORD.sub(" ", plain).strip()
 

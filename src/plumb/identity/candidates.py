@@ -157,7 +157,7 @@ def find(
     out: list[list[Candidate]] = [[] for _ in items]
     if not pair_ids:
         return out
-    own = [i for i, _ in items if i]
+    own = sorted({i for n in set(pair_items) if (i := items[n][0])})
     refused = distinct_pairs(ctx, plan.object, own) if own else set()
     records = load_values(ctx, plan, set(pair_ids))
     position = {record_id: j for j, (record_id, _) in enumerate(records)}
@@ -169,9 +169,13 @@ def find(
     ]
     if not keep:
         return out
-    left = build_frame(plan, [(i or "", v) for i, v in items])
+    # Only the items that have a pair are compared: in a bulk write most have none, and
+    # building their comparison frame was most of the check's cost.
+    paired = sorted({pair_items[k] for k in keep})
+    row_of = {n: j for j, n in enumerate(paired)}
+    left = build_frame(plan, [(items[n][0] or "", items[n][1]) for n in paired])
     right = build_frame(plan, records)
-    ia = np.array([pair_items[k] for k in keep])
+    ia = np.array([row_of[pair_items[k]] for k in keep])
     ib = np.array([position[pair_ids[k]] for k in keep])
     levels = compare_pairs(plan, left, ia, right, ib)
     scores = weights.scores(levels)
@@ -179,9 +183,10 @@ def find(
     for k in np.argsort(-scores, kind="stable"):
         if scores[k] < threshold:
             break
-        if len(out[int(ia[k])]) >= MAX_CANDIDATES:
+        item = paired[int(ia[k])]
+        if len(out[item]) >= MAX_CANDIDATES:
             continue
-        out[int(ia[k])].append(
+        out[item].append(
             Candidate(
                 str(right.ids[ib[k]]),
                 float(scores[k]),

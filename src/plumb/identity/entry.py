@@ -52,7 +52,7 @@ _STASH = "plumb.identity.entry"
 
 def _stash(ctx: Ctx) -> dict[str, Any]:
     stash: dict[str, Any] = ctx.session.info.setdefault(
-        _STASH, {"flags": defaultdict(list), "merges": []}
+        _STASH, {"flags": defaultdict(list), "merges": [], "keys": {}}
     )
     return stash
 
@@ -89,7 +89,7 @@ def hooks(merge: MergeFn | None = None) -> tuple[BeforeWrite, AfterWrite]:
             plan = plan_for(ctx.workspace, obj)
             if plan is None:
                 continue
-            _maintain_keys(ctx, plan, items)
+            _maintain_keys(ctx, plan, items, stash["keys"] if stash is not None else {})
             if stash is None:
                 continue
             written = {c.record_id for c in items}
@@ -103,7 +103,10 @@ def hooks(merge: MergeFn | None = None) -> tuple[BeforeWrite, AfterWrite]:
     return before_write, after_write
 
 
-def _maintain_keys(ctx: Ctx, plan: Plan, items: list[RecordChange]) -> None:
+def _maintain_keys(
+    ctx: Ctx, plan: Plan, items: list[RecordChange], known: dict[tuple[str, str], frozenset[str]]
+) -> None:
+    """``known``: the keys the entry check computed for new records, by (object, id)."""
     created = [(c.record_id, c.values) for c in items if c.action == "create"]
     # An update that changes none of the fields the blocking keys are made of (a stage move,
     # a new owner) leaves the keys as they are; any other change rebuilds them from the record.
@@ -118,7 +121,7 @@ def _maintain_keys(ctx: Ctx, plan: Plan, items: list[RecordChange]) -> None:
     if changed:
         clear_keys(ctx, plan.object, changed)
         created += load_values(ctx, plan, changed)  # only live ones come back
-    write_keys(ctx, plan, created)
+    write_keys(ctx, plan, created, {rid: k for (o, rid), k in known.items() if o == plan.object})
 
 
 def _check(
@@ -127,11 +130,16 @@ def _check(
     obj = plan.object
     weights = weights_mod.current(ctx.session, plan)
     keys = [plan.keys(p.values) for p in items]
+    stash = _stash(ctx)
+    stash["keys"].update(
+        ((obj, p.record_id), k)
+        for p, k in zip(items, keys, strict=True)
+        if p.action == "create" and p.record_id is not None
+    )
     found = cand.find(
         ctx, plan, [(p.record_id, p.values) for p in items], weights=weights, item_keys=keys
     )
     seen = cand.visible_ids(ctx, obj, {c.record_id for cs in found for c in cs})
-    stash = _stash(ctx)
     stash["weights_id"] = weights.id
     allowed = ALLOW_DUPLICATE in ctx.flags
     _within_batch(ctx, plan, items, keys, weights, stash)
@@ -221,9 +229,12 @@ def _within_batch(
     if not pairs:
         return
     ordered_pairs = sorted(pairs)
-    frame = build_frame(plan, [(p.record_id or "", p.values) for p in new])
-    ia = np.array([a for a, _ in ordered_pairs])
-    ib = np.array([b for _, b in ordered_pairs])
+    # The frame holds only the records that have a pair (most of a batch has none).
+    paired = sorted({n for pair in ordered_pairs for n in pair})
+    row_of = {n: j for j, n in enumerate(paired)}
+    frame = build_frame(plan, [(new[n].record_id or "", new[n].values) for n in paired])
+    ia = np.array([row_of[a] for a, _ in ordered_pairs])
+    ib = np.array([row_of[b] for _, b in ordered_pairs])
     levels = compare_pairs(plan, frame, ia, frame, ib)
     scores = weights.scores(levels)
     table = weights.table()
@@ -234,7 +245,7 @@ def _within_batch(
         if kept[int(ib[k])] >= cand.MAX_CANDIDATES:
             continue
         kept[int(ib[k])] += 1
-        a, b = new[int(ia[k])], new[int(ib[k])]
+        a, b = new[paired[int(ia[k])]], new[paired[int(ib[k])]]
         explanation = weights.explain(plan, levels[k], frame, int(ia[k]), frame, int(ib[k]), table)
         stash["flags"][(plan.object, b.record_id)].append(
             queue.Flag(a.record_id or "", b.record_id or "", float(scores[k]), explanation)

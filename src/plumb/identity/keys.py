@@ -72,11 +72,19 @@ def load_values(
     return out
 
 
-def write_keys(ctx: Ctx, plan: Plan, records: list[tuple[str, dict[str, Any]]]) -> int:
+def write_keys(
+    ctx: Ctx,
+    plan: Plan,
+    records: list[tuple[str, dict[str, Any]]],
+    known: dict[str, frozenset[str]] | None = None,
+) -> int:
+    """Insert the blocking keys of ``records`` (id, values in JSON form); ``known``: keys
+    already computed from those values, by record id."""
+    known = known or {}
     rows = [
         {"object": plan.object, "key": key, "record_id": record_id}
         for record_id, values in records
-        for key in sorted(plan.keys(values))
+        for key in sorted(known.get(record_id) or plan.keys(values))
     ]
     insert_rows(ctx.session, _table(), rows)
     return len(rows)

@@ -77,7 +77,16 @@ class ObjectSchema:
         self.link_sets = [f.name for f in fields if f.is_link_set]
         self.reference_fields = frozenset(f.name for f in fields if f.type in REFERENCE_TYPES)
         self.phone_fields = frozenset(f.name for f in fields if f.type == FieldType.PHONE)
+        self._blank = {f.name: None for f in fields}
+        self._many = tuple(f.name for f in fields if f.many)
         self._phone_coercers: dict[tuple[str, str], Coercer] = {}
+
+    def empty_record(self) -> dict[str, Any]:
+        """Every field's empty value (``Field.empty``), in field order: a new record's start."""
+        out = dict(self._blank)
+        for name in self._many:
+            out[name] = []
+        return out
 
     def __getitem__(self, name: str) -> Field:
         return self.fields[name]
@@ -308,9 +317,12 @@ def schema_for(workspace: Workspace, obj: str) -> ObjectSchema:
 # -- JSON form -----------------------------------------------------------------------------------
 
 
+_PLAIN = frozenset({str, bool, int, float, type(None)})
+
+
 def to_json(value: Any) -> Any:
     """The JSON form of a stored value: decimals and dates become strings."""
-    if value is None or isinstance(value, str | bool | int | float):
+    if type(value) in _PLAIN or isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, Decimal):
         return format(value, "f")

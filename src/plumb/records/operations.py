@@ -21,6 +21,7 @@ from sqlalchemy import update as sql_update
 
 from plumb.access import authz
 from plumb.core.bulk import insert_rows
+from plumb.core.collector import fewer_collections
 from plumb.core.context import Ctx, PendingWrite, RecordChange
 from plumb.core.errors import NotFound, PlumbError, ValidationFailed, VersionConflict
 from plumb.core.ids import new_ids
@@ -53,12 +54,24 @@ def _columns(model: type[RecordMixin]) -> list[str]:
     return [c.key for c in model.__table__.columns]  # type: ignore[attr-defined]
 
 
-def _run_before_hooks(ctx: Ctx, obj: str, pairs: list[tuple[Draft, str | None, str]]) -> None:
+def _run_before_hooks(
+    ctx: Ctx,
+    obj: str,
+    pairs: list[tuple[Draft, str | None, str]],
+    changes: dict[int, dict[str, list[Any]]] | None = None,
+) -> None:
+    """``changes``: each draft's diff by its index, when the caller has computed it."""
     if not ctx.hooks.before_write:
         return
     pending = [
         PendingWrite(
-            obj, record_id, action, d.after, _diff(d.before, d.after), d.index, context=d.context
+            obj,
+            record_id,
+            action,
+            d.after,
+            changes[d.index] if changes is not None else _diff(d.before, d.after),
+            d.index,
+            context=d.context,
         )
         for d, record_id, action in pairs
     ]
@@ -74,12 +87,25 @@ def _run_after_hooks(ctx: Ctx, changes: list[RecordChange]) -> None:
         hook(ctx, changes)
 
 
+def _created(d: Draft) -> dict[str, list[Any]]:
+    """``_diff(None, d.after)`` of a new record, reading only the fields given or defaulted
+    (the others hold their empty value)."""
+    out: dict[str, list[Any]] = {}
+    after = d.after
+    for k in d.values:
+        v = after[k]
+        if v is not None and v != "" and v != []:
+            out[k] = [[] if type(v) is list else None, v]
+    return out
+
+
 def _diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list[Any]]:
     if before is None:
+        # Every filled field; an empty text or list is not filled (``False`` and ``0`` are).
         return {
-            k: [[] if isinstance(v, list) else None, v]
+            k: [[] if type(v) is list else None, v]
             for k, v in after.items()
-            if v is not None and (v or not isinstance(v, str | list))
+            if v is not None and v != "" and v != []
         }
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
@@ -101,6 +127,18 @@ def create_many(
     ``cleaned`` is for the import pipeline only: per item, what ``prepare.clean_ahead`` (the
     same standardizers, run ahead in worker processes) made of its fields, so they are not
     standardized twice; the rest of the write (validation, hooks, change log) is unchanged."""
+    with fewer_collections():
+        return _create_many(ctx, obj, items, external_ids, allow_read_only, cleaned)
+
+
+def _create_many(
+    ctx: Ctx,
+    obj: str,
+    items: list[dict[str, Any]],
+    external_ids: list[ExternalRef | None] | None,
+    allow_read_only: bool,
+    cleaned: list[Cleaned | None] | None,
+) -> list[ItemResult]:
     authz.require(ctx, obj, "create")
     sch = schema_for(ctx.workspace, obj)
     model = model_for(obj)
@@ -109,9 +147,14 @@ def create_many(
     )
     prepare(ctx, obj, drafts, creating=True)
     ids = new_ids(len(drafts))
-    _run_before_hooks(ctx, obj, [(d, ids[d.index], "create") for d in drafts if d.ok])
-
     now = ctx.now()
+    if obj in ("deal", "case"):
+        for d in drafts:
+            if d.ok:
+                d.set("stage_entered_at", now)
+    diffs = {d.index: _created(d) for d in drafts if d.ok}
+    _run_before_hooks(ctx, obj, [(d, ids[d.index], "create") for d in drafts if d.ok], diffs)
+
     template = dict.fromkeys(_columns(model))
     template.update(
         created_at=now, updated_at=now, created_by=ctx.actor.label, version=1, archived=False
@@ -129,8 +172,6 @@ def create_many(
             results.append(ItemResult(d.index, error=error))
             continue
         record_id = ids[d.index]
-        if obj in ("deal", "case"):
-            d.set("stage_entered_at", now)
         row = dict(template)
         row["id"] = record_id
         custom: dict[str, Any] = {}
@@ -156,7 +197,7 @@ def create_many(
                     "record_id": record_id,
                 }
             )
-        changes = _diff(None, d.after)
+        changes = diffs[d.index]
         entries.append(chain.Entry(obj, record_id, "create", changes, 1, d.context))
         changes_out.append(RecordChange(obj, record_id, "create", changes, d.after, 1))
         results.append(ItemResult(d.index, record_id, created=True))

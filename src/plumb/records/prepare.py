@@ -151,9 +151,7 @@ def clean_drafts(
             values = {**ahead.values, **values}
             issues = ahead.issues + issues
             kept = {**ahead.kept, **kept}
-        after = (
-            dict(before) if before is not None else {n: f.empty() for n, f in sch.fields.items()}
-        )
+        after = dict(before) if before is not None else sch.empty_record()
         for name, value in values.items():
             after[name] = to_json(value)
         context: dict[str, Any] = {UNSTANDARDIZED: kept} if kept else {}
@@ -416,7 +414,7 @@ def resolve_references(ctx: Ctx, obj: str, drafts: list[Draft]) -> None:
             users[email.lower()] = (uid, active)
     for d in drafts:
         for name, value in list(d.values.items()):
-            if value is None:
+            if value is None or name not in ref_fields:
                 continue
             spec = sch[name]
             for target, ident in _refs(sch, name, value):

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from plumb.access import authz
 from plumb.core.actor import Actor, ActorKind, Source
+from plumb.core.collector import fewer_collections
 from plumb.core.context import Ctx
 from plumb.core.errors import Conflict, PlumbError
 from plumb.core.ids import new_id
@@ -160,6 +161,19 @@ def run_import(
     """Run (or resume) an import. ``workers`` processes standardize the rows ahead of the
     writes (default: the ``import_workers`` setting; 1: all in this process)."""
     workers = workers or rt.settings.import_workers or default_workers()
+    with fewer_collections():
+        return _run(rt, actor, plan, dry_run, batch_size, progress, workers)
+
+
+def _run(
+    rt: Runtime,
+    actor: Actor,
+    plan: Plan,
+    dry_run: bool,
+    batch_size: int,
+    progress: Progress | None,
+    workers: int,
+) -> Outcome:
     if dry_run:
         session = rt.db.session(write=True)
         try:

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
+from plumb.core import collector
 from plumb.identity.plan import Plan, plan_for
 from plumb.records.fields import schema_for, to_json
 from plumb.records.prepare import Cleaned, clean_ahead
@@ -82,6 +83,7 @@ _worker: dict[str, Any] = {}
 
 def _start_worker(ws: Workspace, mapping: Mapping, header: list[str], parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    collector.for_this_process()
     _worker["ws"] = ws
     _worker["reader"] = RowReader(schema_for(ws, mapping.object), mapping, header)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
