@@ -186,6 +186,45 @@ def test_flag_policy_writes_and_queues_the_pair(rt: Runtime, api: TestClient) ->
     assert history[0]["context"]["duplicates"]["same_batch"][0]["index"] == 0
 
 
+def test_in_a_mixed_batch_each_candidate_lands_on_its_own_row(rt: Runtime, api: TestClient) -> None:
+    """Only the rows of a batch that have a pair are compared: the candidates and same-batch
+    pairs must still be reported on the right rows, with the rows between them left clean."""
+    ada = ok(api.post("/api/v1/contacts", json=ADA), 201)
+    alan = ok(
+        api.post(
+            "/api/v1/contacts",
+            json={"first_name": "Alan", "last_name": "Turing", "email": "alan@bletchley.uk"},
+        ),
+        201,
+    )
+    grace = {"first_name": "Grace", "last_name": "Hopper", "email": "grace@navy.mil"}
+    ids = _load(
+        rt,
+        [
+            {"first_name": "Edsger", "last_name": "Dijkstra", "email": "ewd@utexas.edu"},
+            {"first_name": "Alan", "last_name": "Turing", "email": "ALAN@bletchley.uk"},
+            {"first_name": "Barbara", "last_name": "Liskov", "email": "liskov@mit.edu"},
+            grace,
+            {"first_name": "Ada", "last_name": "Lovelace", "email": "Ada@Example.com"},
+            {**grace, "email": "GRACE@navy.mil"},
+            {"first_name": "Donald", "last_name": "Knuth", "email": "knuth@stanford.edu"},
+        ],
+    )
+    assert _pairs(_queue(api)) == {
+        frozenset((alan["id"], ids[1])),
+        frozenset((ada["id"], ids[4])),
+        frozenset((ids[3], ids[5])),
+    }
+    for n in (1, 4):
+        found = ok(api.get(f"/api/v1/duplicates/contact/candidates/{ids[n]}"))["data"]
+        assert [c["id"] for c in found] == [alan["id"] if n == 1 else ada["id"]]
+        agreed = {e["field"] for e in found[0]["explanation"] if e["weight"] > 0}
+        assert {"first_name", "last_name", "emails"} <= agreed
+    contexts = [ok(api.get(f"/api/v1/contacts/{i}/history"))["data"][0]["context"] for i in ids]
+    assert [("duplicates" in c) for c in contexts] == [False, True, False, False, True, True, False]
+    assert contexts[5]["duplicates"]["same_batch"][0]["index"] == 3
+
+
 @pytest.fixture
 def small_blocks(settings: Settings) -> Settings:
     def change(content: dict[str, Any]) -> None:
