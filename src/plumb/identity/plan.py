@@ -76,6 +76,11 @@ class Plan:
             self._remember(memo_key, found)
         return found
 
+    def compute_keys(self, values: dict[str, Any]) -> frozenset[str]:
+        """``keys`` without the memo: for a process that sees each value once (an import's
+        worker, whose results the importing process ``remember``s)."""
+        return _keys(self.rules, values)
+
     def remember(self, values: dict[str, Any], keys: frozenset[str]) -> None:
         """Take ``keys`` as the blocking keys of ``values``, computed elsewhere by ``keys``
         (an import's worker process) from the same definition."""
@@ -102,16 +107,29 @@ _KEY_MEMO: dict[tuple[str, str], frozenset[str]] = {}
 
 def _keys(rules: tuple[BlockRule, ...], values: dict[str, Any]) -> frozenset[str]:
     out: set[str] = set()
+    # A part several rules share (a name's sound) is made once; a rule stops at its first
+    # empty part (a blank postcode), before making the others.
+    made: dict[tuple[str, str], list[str]] = {}
     for rule in rules:
-        options = [_key_parts(values.get(name), transform) for name, transform in rule.parts]
-        if not all(options):
-            continue
-        for combo in itertools.product(*options):
-            key = f"{rule.text}={'|'.join(combo)}"
-            if len(key) > MAX_KEY:
-                key = f"{rule.text[:150]}#{hashlib.sha256(key.encode()).hexdigest()}"
-            out.add(key)
+        options: list[list[str]] = []
+        for part in rule.parts:
+            found = made.get(part)
+            if found is None:
+                found = made[part] = _key_parts(values.get(part[0]), part[1])
+            if not found:
+                break
+            options.append(found)
+        else:
+            _add_keys(out, rule, options)
     return frozenset(out)
+
+
+def _add_keys(out: set[str], rule: BlockRule, options: list[list[str]]) -> None:
+    for combo in itertools.product(*options):
+        key = f"{rule.text}={'|'.join(combo)}"
+        if len(key) > MAX_KEY:
+            key = f"{rule.text[:150]}#{hashlib.sha256(key.encode()).hexdigest()}"
+        out.add(key)
 
 
 def _key_parts(value: Any, transform: str) -> list[str]:

@@ -55,7 +55,7 @@ def prepare_rows(reader: RowReader, ws: Workspace, rows: Cells) -> Prepared:
         item = reader.read(number, cells, str(number))
         ahead = None if item.problems else clean_ahead(ws, reader.sch.object, item.values)
         if ahead is not None and plan is not None:
-            ahead.blocking_keys = plan.keys(_key_values(plan, ahead.values))
+            ahead.blocking_keys = plan.compute_keys(_key_values(plan, ahead.values))
         out.append((item, ahead))
     return out
 
