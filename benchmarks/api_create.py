@@ -76,7 +76,9 @@ def serve(port: int) -> None:
         # a plain `def`, like the real route: both are dispatched to the same thread pool
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object of field values")
-        values, issues = schema.clean(split_contact_aliases(body, None))
+        raw, issues = split_contact_aliases(body, None)
+        values, more, _ = schema.clean(raw)
+        issues += more
         if issues:
             raise ValidationFailed("invalid", object="contact", issues=issues)
         return JSONResponse({k: str(v) for k, v in values.items()}, status_code=201)

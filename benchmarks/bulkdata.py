@@ -171,7 +171,7 @@ def load_contacts(url: str, count: int) -> None:
                 }
                 for c in company_ids
             ]
-            contacts = []
+            contacts: list[dict[str, Any]] = []
             for k, ident in enumerate(new_ids(n)):
                 created = NOW - timedelta(days=rng.randint(1, 900))
                 stage = rng.choice(stages)

@@ -201,12 +201,12 @@ def measure_raw(url: str, rows: list[tuple[Any, ...]]) -> float:
     )
     start = time.perf_counter()
     if url.startswith("sqlite"):
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        lite = sqlite3.connect(url.removeprefix("sqlite:///"))
         stmt = sql.format(p="?", f="0")
         for i in range(0, len(rows), 1000):
-            conn.executemany(stmt, [r[:8] for r in rows[i : i + 1000]])
-            conn.commit()
-        conn.close()
+            lite.executemany(stmt, [r[:8] for r in rows[i : i + 1000]])
+            lite.commit()
+        lite.close()
     else:
         with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
             stmt = sql.format(p="%s", f="false")

@@ -77,7 +77,7 @@ class ObjectSchema:
         self.link_sets = [f.name for f in fields if f.is_link_set]
         self.reference_fields = frozenset(f.name for f in fields if f.type in REFERENCE_TYPES)
         self.phone_fields = frozenset(f.name for f in fields if f.type == FieldType.PHONE)
-        self._blank = {f.name: None for f in fields}
+        self._blank: dict[str, Any] = {f.name: None for f in fields}
         self._many = tuple(f.name for f in fields if f.many)
         self._phone_coercers: dict[tuple[str, str], Coercer] = {}
 
