@@ -28,6 +28,7 @@ from plumb.access.tokens import create_token
 from plumb.access.users import create_user
 from plumb.core.actor import Actor, ActorKind, Source
 from plumb.core.clock import FixedClock
+from plumb.core.collector import fewer_collections
 from plumb.core.context import Ctx
 from plumb.core.errors import Conflict, PlumbError
 from plumb.demo.lifecycle import Lifecycle
@@ -568,6 +569,7 @@ class _Generator:
             self.create(ctx, "case", cases)
 
 
+@fewer_collections()
 def load_demo(
     rt: Runtime,
     *,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, delete, select
 
 from plumb.core.bulk import insert_rows
+from plumb.core.collector import fewer_collections
 from plumb.core.context import Ctx
 from plumb.identity.plan import Plan
 from plumb.models import MatchKey, RecordAlias
@@ -99,6 +100,7 @@ def clear_keys(ctx: Ctx, obj: str, ids: list[str]) -> None:
         )
 
 
+@fewer_collections()
 def reindex(ctx: Ctx, plan: Plan, progress: Progress | None = None) -> tuple[int, int]:
     """Rebuild every key of the object from the records: (records, keys)."""
     ctx.session.execute(delete(MatchKey).where(MatchKey.object == plan.object))

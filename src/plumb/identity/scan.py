@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, func, insert, select
 
+from plumb.core.collector import fewer_collections
 from plumb.core.context import Ctx
 from plumb.core.ids import new_id
 from plumb.identity import queue
@@ -252,6 +253,7 @@ def clusters_of(edges_a: np.ndarray, edges_b: np.ndarray, n: int) -> np.ndarray:
     return np.array([root(i) for i in range(n)])
 
 
+@fewer_collections()
 def scan(
     ctx: Ctx,
     plan: Plan,
@@ -319,6 +321,7 @@ def scan(
     )
 
 
+@fewer_collections()
 def estimate_only(
     ctx: Ctx, plan: Plan, *, progress: Progress | None = None
 ) -> tuple[Estimation, MatchWeights]:
