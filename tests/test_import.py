@@ -129,6 +129,29 @@ def test_reimport_updates_and_running_it_again_does_nothing(rt: Runtime, tmp_pat
         assert record is not None and record.job_title == "Manager"
 
 
+def test_an_external_id_is_matched_as_stored_whatever_its_cell_looks_like(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    """An id cell that a spreadsheet export neutralised (``'\tX1``) reads back as the id
+    stored the first time, so the second file updates the record instead of failing on a
+    second copy of the same external id."""
+    first = write_csv(tmp_path / "a.csv", HEADER, [["X1", "Ada", "Lovelace", "", "Engineer"]])
+    do_import(rt, "contact", first)
+    second = write_csv(tmp_path / "b.csv", HEADER, [["'\tX1", "Ada", "Lovelace", "", "Countess"]])
+    out = do_import(rt, "contact", second)
+    assert out.counts.as_dict() == {
+        "new": 0,
+        "updated": 1,
+        "unchanged": 0,
+        "duplicate": 0,
+        "invalid": 0,
+    }
+    assert count(rt, select(func.count()).select_from(Contact)) == 1
+    with rt.reading(operator()) as ctx:
+        record = external_ids.find_by_external_id(ctx, "contact", "hubspot", "X1")
+        assert record is not None and record.job_title == "Countess"
+
+
 def test_a_bad_row_never_half_lands_and_references_resolve(rt: Runtime, tmp_path: Path) -> None:
     companies = write_csv(
         tmp_path / "companies.csv",

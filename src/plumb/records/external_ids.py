@@ -82,22 +82,26 @@ def upsert_many(
     items: list[tuple[str, dict[str, Any]]],
     *,
     cleaned: list[Cleaned | None] | None = None,
+    known: dict[str, str] | None = None,
 ) -> list[ItemResult]:
     """Create or update by external id. Updates apply the given fields; creates store the id.
 
     ``cleaned`` (the import pipeline's standardization done ahead, see ``create_many``) is
-    used for the items that are created; an update cleans its fields against the record."""
+    used for the items that are created; an update cleans its fields against the record.
+    ``known``: the records holding these external ids (external id -> record id) when the
+    caller has just read them in this transaction (the importer); read here otherwise."""
     ext = [str(e).strip() for e, _ in items]
     bad = [i for i, e in enumerate(ext) if not e]
-    known = dict(
-        ctx.session.execute(
-            select(ExternalId.external_id, ExternalId.record_id).where(
-                ExternalId.record_type == obj,
-                ExternalId.source == source,
-                ExternalId.external_id.in_(set(ext)),
-            )
-        ).all()
-    )
+    if known is None:
+        known = dict(
+            ctx.session.execute(
+                select(ExternalId.external_id, ExternalId.record_id).where(
+                    ExternalId.record_type == obj,
+                    ExternalId.source == source,
+                    ExternalId.external_id.in_(set(ext)),
+                )
+            ).all()
+        )
     results: dict[int, ItemResult] = {
         i: ItemResult(
             i,

@@ -66,7 +66,7 @@ class RowReader:
         for _, column, target in self.columns:
             text = raw[column]
             if target.field == EXTERNAL_ID:
-                item.ext = text
+                item.ext = text.strip()  # as stored (a restored cell may start with a tab)
                 continue
             name = target.field
             spec = self.sch.fields.get(self.field_of[column])

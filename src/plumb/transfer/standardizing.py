@@ -2,8 +2,8 @@
 
 Standardization (phonenumbers, email-validator, pycountry, ...) is pure CPU work and needs no
 database, so while the main process writes batch *k* through the operations layer, a pool of
-worker processes turns the cells of batch *k+1* into field values (``RowReader.read``) and
-standardizes them (``records.prepare.clean_ahead``). The main process hands the results to
+worker processes turns the cells of batches *k+1* and *k+2* into field values
+(``RowReader.read``) and standardizes them (``records.prepare.clean_ahead``). The main process hands the results to
 ``external_ids.upsert_many(cleaned=...)``, which validates, checks identity and writes the change
 log as for any write, without standardizing those values a second time.
 
@@ -22,6 +22,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -40,6 +41,8 @@ Prepared = list[tuple[RowInput, Cleaned | None]]
 """Each row's field values and what standardizing them ahead gave (None: refused already)."""
 
 PARENT_CHECK_SECONDS = 0.2
+LOOKAHEAD = 2
+"""Batches prepared ahead of the one being written."""
 
 
 def default_workers() -> int:
@@ -140,16 +143,22 @@ class RowPipeline:
             self._pool = None
 
     def prepared(self, batches: Iterator[Cells]) -> Iterator[tuple[Cells, Prepared]]:
-        pending: _Job | None = None
+        """Each batch with its rows prepared. The first is prepared here (an import of one
+        batch never starts the pool); after it, the pool keeps ``LOOKAHEAD`` batches in
+        preparation while the current one is written, so a batch that is slow to write (a
+        PostgreSQL round trip) or to prepare does not leave the other side idle."""
+        pending: deque[_Job] = deque()
         for rows in batches:
             job = _Job(rows)
-            if pending is not None:
-                if self.workers > 1:
-                    self._submit(job)
-                yield pending.rows, pending.result(self.reader, self.ws, self.plan)
-            pending = job
-        if pending is not None:
-            yield pending.rows, pending.result(self.reader, self.ws, self.plan)
+            if pending and self.workers > 1:
+                self._submit(job)
+            pending.append(job)
+            if len(pending) > LOOKAHEAD:
+                done = pending.popleft()
+                yield done.rows, done.result(self.reader, self.ws, self.plan)
+        while pending:
+            done = pending.popleft()
+            yield done.rows, done.result(self.reader, self.ws, self.plan)
 
     def _submit(self, job: _Job) -> None:
         if self._pool is None:
