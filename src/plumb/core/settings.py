@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         ge=1,
         description=(
             "Processes that standardize an import's rows (phones, e-mails, countries, ...) "
-            "ahead of its writes, each batch while the one before it is written. Unset: one "
+            "ahead of its writes, two batches ahead of the one being written. Unset: one "
             "per CPU core; 1: everything in the importing process. Results are the same "
             "either way."
         ),
