@@ -9,9 +9,9 @@ contacts on SQLite, 21.8 s with the default threshold, 16.2 s with 10,000).
 
 ``fewer_collections`` (a context manager, or a decorator: ``@fewer_collections()``; used by
 bulk creates, imports, the dedupe scan, key reindexing and the demo loader) raises the first
-threshold while bulk work runs and restores it when the
-last such block in the process ends (the threshold is process-wide, so blocks in concurrent
-threads share one raise). Cycles are still collected, in larger batches.
+threshold while bulk work runs and restores it when the last such block in the process ends
+(the threshold is process-wide, so blocks in concurrent threads share one raise). Cycles are
+still collected, in larger batches.
 """
 
 from __future__ import annotations

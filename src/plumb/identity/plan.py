@@ -82,8 +82,8 @@ class Plan:
         return _keys(self.rules, values)
 
     def remember(self, values: dict[str, Any], keys: frozenset[str]) -> None:
-        """Take ``keys`` as the blocking keys of ``values``, computed elsewhere by ``keys``
-        (an import's worker process) from the same definition."""
+        """Take ``keys`` as the blocking keys of ``values``, computed elsewhere by
+        ``compute_keys`` (an import's worker process) from the same definition."""
         self._remember(self._memo_key(values), keys)
 
     @cached_property

@@ -60,7 +60,8 @@ def _run_before_hooks(
     pairs: list[tuple[Draft, str | None, str]],
     changes: dict[int, dict[str, list[Any]]] | None = None,
 ) -> None:
-    """``changes``: each draft's diff by its index, when the caller has computed it."""
+    """``changes``: each draft's changes by its index (given for new records, whose drafts
+    have no ``before``; computed here for updates)."""
     if not ctx.hooks.before_write:
         return
     pending = [
@@ -69,7 +70,7 @@ def _run_before_hooks(
             record_id,
             action,
             d.after,
-            changes[d.index] if changes is not None else _diff(d.before, d.after),
+            changes[d.index] if changes is not None else _diff(_before(d), d.after),
             d.index,
             context=d.context,
         )
@@ -87,9 +88,15 @@ def _run_after_hooks(ctx: Ctx, changes: list[RecordChange]) -> None:
         hook(ctx, changes)
 
 
+def _before(d: Draft) -> dict[str, Any]:
+    assert d.before is not None, "a new record's changes come from _created"
+    return d.before
+
+
 def _created(d: Draft) -> dict[str, list[Any]]:
-    """``_diff(None, d.after)`` of a new record, reading only the fields given or defaulted
-    (the others hold their empty value)."""
+    """The changes of a new record: each filled field, from empty (an empty text or list is
+    not filled; ``False`` and ``0`` are). Only the fields given or defaulted are read: the
+    others hold their empty value."""
     out: dict[str, list[Any]] = {}
     after = d.after
     for k in d.values:
@@ -99,14 +106,7 @@ def _created(d: Draft) -> dict[str, list[Any]]:
     return out
 
 
-def _diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, list[Any]]:
-    if before is None:
-        # Every filled field; an empty text or list is not filled (``False`` and ``0`` are).
-        return {
-            k: [[] if type(v) is list else None, v]
-            for k, v in after.items()
-            if v is not None and v != "" and v != []
-        }
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 

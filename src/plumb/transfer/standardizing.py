@@ -3,9 +3,9 @@
 Standardization (phonenumbers, email-validator, pycountry, ...) is pure CPU work and needs no
 database, so while the main process writes batch *k* through the operations layer, a pool of
 worker processes turns the cells of batches *k+1* and *k+2* into field values
-(``RowReader.read``) and standardizes them (``records.prepare.clean_ahead``). The main process hands the results to
-``external_ids.upsert_many(cleaned=...)``, which validates, checks identity and writes the change
-log as for any write, without standardizing those values a second time.
+(``RowReader.read``) and standardizes them (``records.prepare.clean_ahead``). The main process
+hands the results to ``external_ids.upsert_many(cleaned=...)``, which validates, checks identity
+and writes the change log as for any write, without standardizing those values a second time.
 
 With one worker (``PLUMB_IMPORT_WORKERS=1``) the very same functions run in the main process,
 so the records and the error file of an import do not depend on the setting. The first batch
