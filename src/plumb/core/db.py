@@ -11,12 +11,24 @@ writer takes the write lock up front instead of failing half-way when it upgrade
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Engine,
+    String,
+    Text,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -42,6 +54,22 @@ def is_sqlite(engine_or_session: Engine | Session) -> bool:
 def json_dumps(value: Any) -> str:
     """How JSON columns are written (orjson: the change log writes a lot of JSON)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def one_of(session: Session, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
+    """``column IN values`` with the values as one parameter: an array on PostgreSQL
+    (``= ANY(...)``), a JSON document unpacked by ``json_each`` on SQLite.
+
+    A plain ``IN`` list of a thousand values is a thousand bound parameters, each rendered by
+    SQLAlchemy and converted by the driver: a tenth of the importing process's time, when
+    every batch looked up its thousand external ids that way. On PostgreSQL the array is a
+    parameter the planner sees (it plans each execution with its value), so the lookup is the
+    same index search as the list was."""
+    if is_sqlite(session):
+        document = bindparam(None, json_dumps(list(values)), type_=Text)
+        each = func.json_each(document).table_valued("value")
+        return column.in_(select(each.c.value))
+    return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Table, and_, delete, select
 from plumb.core.bulk import insert_rows
 from plumb.core.collector import fewer_collections
 from plumb.core.context import Ctx
+from plumb.core.db import one_of
 from plumb.identity.plan import Plan
 from plumb.models import MatchKey, RecordAlias
 from plumb.records.fields import schema_for, to_json
@@ -63,7 +64,7 @@ def load_values(
         wanted = sorted(set(ids))
         chunks = [wanted[i : i + CHUNK] for i in range(0, len(wanted), CHUNK)]
     for chunk in chunks:
-        stmt = base if chunk is None else base.where(model.id.in_(chunk))
+        stmt = base if chunk is None else base.where(one_of(ctx.session, model.id, chunk))
         for row in ctx.session.execute(stmt.order_by(model.id)):
             values = {n: to_json(row[i + 1]) for i, n in enumerate(standard)}
             if custom:

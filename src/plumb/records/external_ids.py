@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy import update as sql_update
 
 from plumb.core.context import Ctx
+from plumb.core.db import one_of
 from plumb.core.errors import FieldIssue, PlumbError, ValidationFailed
 from plumb.history import chain
 from plumb.models import ExternalId
@@ -98,7 +99,7 @@ def upsert_many(
                 select(ExternalId.external_id, ExternalId.record_id).where(
                     ExternalId.record_type == obj,
                     ExternalId.source == source,
-                    ExternalId.external_id.in_(set(ext)),
+                    one_of(ctx.session, ExternalId.external_id, set(ext)),
                 )
             ).all()
         )

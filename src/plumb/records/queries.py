@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from plumb.access import authz
 from plumb.core.clock import parse_datetime
 from plumb.core.context import Ctx
+from plumb.core.db import one_of
 from plumb.core.errors import BadRequest, FieldIssue, NotFound, ValidationFailed
 from plumb.models import ActivityLink, DealContact, RecordAlias
 from plumb.models.base import RecordMixin
@@ -157,7 +158,7 @@ def existing_ids(
     if not ids:
         return set()
     model = model_for(obj)
-    stmt = select(model.id).where(model.id.in_(ids))
+    stmt = select(model.id).where(one_of(session, model.id, ids))
     if active_only:
         stmt = stmt.where(model.archived == false())
     return set(session.scalars(stmt))

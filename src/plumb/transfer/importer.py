@@ -29,6 +29,7 @@ from plumb.access import authz
 from plumb.core.actor import Actor, ActorKind, Source
 from plumb.core.collector import fewer_collections
 from plumb.core.context import Ctx
+from plumb.core.db import one_of
 from plumb.core.errors import Conflict, PlumbError
 from plumb.core.ids import new_id
 from plumb.models import ExternalId, ImportRowError, ImportRun
@@ -396,7 +397,7 @@ def _upsert(
             select(ExternalId.external_id, ExternalId.record_id).where(
                 ExternalId.record_type == obj,
                 ExternalId.source == source,
-                ExternalId.external_id.in_({i.ext for i in items}),
+                one_of(ctx.session, ExternalId.external_id, {i.ext for i in items}),
             )
         ).all()
     )
@@ -477,7 +478,8 @@ def _restore_undone(
 def _versions(ctx: Ctx, model: Any, ids: set[str]) -> dict[str, int]:
     if not ids:
         return {}
-    return dict(ctx.session.execute(select(model.id, model.version).where(model.id.in_(ids))).all())
+    found = select(model.id, model.version).where(one_of(ctx.session, model.id, ids))
+    return dict(ctx.session.execute(found).all())
 
 
 def _refused(
