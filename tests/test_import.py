@@ -324,7 +324,7 @@ def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
         if done >= 500:
             break
         time.sleep(0.05)
-    workers = _children(proc.pid)
+    workers = _descendants(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the import finished before it could be killed"
@@ -350,17 +350,22 @@ def test_kill_9_mid_import_then_rerun_lands_every_valid_row_once(
         )
 
 
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (from /proc)."""
-    out = []
+def _descendants(pid: int) -> list[int]:
+    """Processes descended from ``pid`` (from /proc): the standardizing workers are the
+    children of a fork server that is the importing process's child."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
-                out.append(int(entry.name))
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    out: list[int] = []
+    level = [pid]
+    while level:
+        level = [child for child, parent in parents.items() if parent in level]
+        out += level
     return out
 
 

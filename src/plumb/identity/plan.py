@@ -76,24 +76,29 @@ class Plan:
             self._remember(memo_key, found)
         return found
 
-    def compute_keys(self, values: dict[str, Any]) -> frozenset[str]:
-        """``keys`` without the memo: for a process that sees each value once (an import's
-        worker, whose results the importing process ``remember``s)."""
-        return _keys(self.rules, values)
+    def compute_keys(self, values: dict[str, Any]) -> tuple[str, frozenset[str]]:
+        """``keys`` without the memo, with the text the memo knows ``values`` by: for a process
+        that sees each value once (an import's worker, whose results the importing process
+        ``remember``s without reading the values again)."""
+        return self._values_text(values), _keys(self.rules, values)
 
-    def remember(self, values: dict[str, Any], keys: frozenset[str]) -> None:
-        """Take ``keys`` as the blocking keys of ``values``, computed elsewhere by
-        ``compute_keys`` (an import's worker process) from the same definition."""
-        self._remember(self._memo_key(values), keys)
+    def remember(self, values_text: str, keys: frozenset[str]) -> None:
+        """Take ``keys`` as the blocking keys of the values ``values_text`` stands for, both
+        given by ``compute_keys`` elsewhere (an import's worker process) from the same
+        definition."""
+        self._remember((self._rules_text, values_text), keys)
 
     @cached_property
     def _rules_text(self) -> str:
         return repr(self.rules)
 
     def _memo_key(self, values: dict[str, Any]) -> tuple[str, str]:
+        return self._rules_text, self._values_text(values)
+
+    def _values_text(self, values: dict[str, Any]) -> str:
         # repr tells apart what the key parts tell apart (True from 1, a list from its text);
         # two equal values written differently only cost a recomputation.
-        return self._rules_text, repr([values.get(n) for n in self.key_fields])
+        return repr([values.get(n) for n in self.key_fields])
 
     @staticmethod
     def _remember(memo_key: tuple[str, str], keys: frozenset[str]) -> None:

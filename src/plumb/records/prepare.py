@@ -99,9 +99,10 @@ class Cleaned:
     values: dict[str, Any]
     issues: list[FieldIssue]
     kept: dict[str, str]
-    blocking_keys: frozenset[str] | None = None
+    blocking_keys: tuple[str, frozenset[str]] | None = None
     """The duplicate check's blocking keys of ``values`` when computed ahead as well (an
-    import's workers: ``plumb.transfer.standardizing``)."""
+    import's workers: ``plumb.transfer.standardizing``), with the text the key memo knows
+    the values by (``Plan.compute_keys``)."""
 
 
 def clean_ahead(ws: Workspace, obj: str, raw: dict[str, Any]) -> Cleaned:
