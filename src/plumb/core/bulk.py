@@ -10,6 +10,8 @@ SQLAlchemy would store them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -28,10 +30,10 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     if len(rows) < FAST_PATH_MIN_ROWS or dialect.name not in ("postgresql", "sqlite"):
         session.execute(insert(table), _with_defaults(table, rows))
         return
-    names: list[str] = []
-    for row in rows:
-        names += [k for k in row if k not in names]
-    names += [c.name for c in _defaulted(table) if c.name not in names]
+    # Every column any row names, in first-seen order (a dict: a list's ``in`` made this a
+    # loop over the columns for each column of each row).
+    found = dict.fromkeys(chain.from_iterable(rows))
+    names = list(found) + [c.name for c in _defaulted(table) if c.name not in found]
     rows = _with_defaults(table, rows)
     processed = [
         (i, proc)
@@ -85,8 +87,13 @@ def _processed_rows(
     # A value shared by the rows (the batch's timestamp) is processed once: the last input
     # and output of each processed column are kept.
     last: dict[int, tuple[Any, Any]] = {}
+    # A row naming every column (most rows) is read in one call; others column by column.
+    every = itemgetter(*names) if len(names) > 1 else None
     for row in rows:
-        values = [row.get(name) for name in names]
+        if every is not None and len(row) == len(names):
+            values = list(every(row))
+        else:
+            values = [row.get(name) for name in names]
         for i, process in processed:
             value = values[i]
             if value is None:
