@@ -7,7 +7,9 @@ external ids, checkpoints, with ``--workers`` processes standardizing the next b
 current one is written. It runs in a child process per size, so sizes do not share a
 high-water mark: peak RSS (``PeakMemory``) of the importing process and of its largest worker,
 and the CPU seconds each side used (on a machine shared with other work, the split of CPU
-time says more than the wall clock).
+time says more than the wall clock). (a) and (b) are measured before the import and again
+after it, and the ratios use their mean: the last column says how far the machine's speed
+moved meanwhile (1.00: not at all).
 
     python -m benchmarks.import_csv [--sizes 100000,300000] [--backends sqlite,postgresql]
         [--workers N]
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import multiprocessing as mp
+import os
 import random
 import resource
 import sqlite3
@@ -81,27 +84,42 @@ def _status_kb(pid: int | str, field: str) -> int:
     return 0
 
 
-def _children() -> list[str]:
-    pids: list[str] = []
-    for task in Path("/proc/self/task").iterdir():
+def _descendants() -> dict[int, float]:
+    """This process's descendants (the fork server and the standardizing workers it forked)
+    with the CPU seconds each has used so far, from ``/proc``."""
+    parents: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            pids += (task / "children").read_text().split()
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-    return pids
+        parents[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    found: dict[int, float] = {}
+    level = [os.getpid()]
+    while level:
+        level = [pid for pid, (parent, _) in parents.items() if parent in level]
+        found.update({pid: parents[pid][1] for pid in level})
+    return found
 
 
 class PeakMemory:
-    """Peak RSS of this process and of its largest child (the standardizing workers).
+    """Peak RSS of this process and of its largest descendant (the standardizing workers),
+    and the CPU time its descendants used.
 
     ``getrusage``'s ``ru_maxrss`` will not do: Linux keeps a process's high-water mark across
     ``exec``, so a process spawned by a parent holding the benchmark's rows in memory reports
     the parent's size (the first version of this benchmark showed 856 MB "main" at 1M rows
     that way). ``VmHWM`` belongs to the image that runs now; the workers' current RSS is
-    sampled, as their own ``VmHWM`` is gone with them."""
+    sampled, as their own ``VmHWM`` is gone with them. The workers are not this process's
+    children but the fork server's, so ``RUSAGE_CHILDREN`` does not count them: their CPU
+    time is sampled too (what a worker used in its last quarter second is missed)."""
 
     def __init__(self) -> None:
         self.worker_kb = 0
+        self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -115,8 +133,13 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.25):
-            for pid in _children():
+            for pid, cpu in _descendants().items():
                 self.worker_kb = max(self.worker_kb, _status_kb(pid, "VmRSS"))
+                self._cpu[pid] = max(self._cpu.get(pid, 0.0), cpu)
+
+    @property
+    def worker_cpu(self) -> float:
+        return sum(self._cpu.values())
 
     @property
     def main_kb(self) -> int:
@@ -137,7 +160,6 @@ def _import(url: str, path: str, workers: int, queue: Any) -> None:
         elapsed = time.perf_counter() - start
     rt.close()
     own = resource.getrusage(resource.RUSAGE_SELF)
-    pool = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, ended and waited for
     queue.put(
         (
             elapsed,
@@ -145,7 +167,7 @@ def _import(url: str, path: str, workers: int, queue: Any) -> None:
             memory.main_kb,
             memory.worker_kb,
             _cpu(own) - cpu_before,
-            _cpu(pool),
+            memory.worker_cpu,
         )
     )
 
@@ -217,7 +239,7 @@ def measure_raw(url: str, rows: list[tuple[Any, ...]]) -> float:
     return time.perf_counter() - start
 
 
-def measure_libraries(rows: list[tuple[Any, ...]]) -> tuple[float, float]:
+def measure_libraries(rows: list[tuple[Any, ...]], *, names: bool = True) -> tuple[float, float]:
     """(b): phonenumbers parse+format, email-validator, pycountry lookup per row; and apart,
     nameparser on the full name (the import does not call it when first and last names come
     in their own columns, as here, so it is reported separately)."""
@@ -231,6 +253,8 @@ def measure_libraries(rows: list[tuple[Any, ...]]) -> tuple[float, float]:
         except LookupError:
             pycountry.countries.search_fuzzy(r[7])
     libs = time.perf_counter() - start
+    if not names:
+        return libs, 0.0
     start = time.perf_counter()
     for r in rows:
         HumanName(f"{r[1]} {r[2]}")
@@ -259,7 +283,16 @@ def main() -> None:
                 del rows
                 with fresh_database(backend, f"imp{n}") as url:
                     run = measure_import(url, path, args.workers)
+                # The baselines again, after the import: this machine's speed drifts by a
+                # fifth within minutes, so the ratios use the mean of before and after.
+                rows = raw_rows(path)
+                with fresh_database(backend, f"raw{n}") as url:
+                    raw_after = measure_raw(url, rows)
+                libs_after, _ = measure_libraries(rows, names=False)
+                del rows
             assert run.created == n, f"{run.created} of {n} imported"
+            drift = (raw_after + libs_after) / (raw + libs)
+            raw, libs = (raw + raw_after) / 2, (libs + libs_after) / 2
             elapsed = run.elapsed
             per_row = elapsed / n
             base = base or per_row
@@ -276,6 +309,7 @@ def main() -> None:
                     f"{elapsed / (raw + libs):.2f}x",
                     f"{per_row / base:.2f}x",
                     f"{run.peak_kb / 1024:.0f} MB / {run.worker_peak_kb / 1024:.0f} MB",
+                    f"{drift:.2f}",
                 ]
             )
             print("  ".join(table[-1]), flush=True)  # each size as soon as it is measured
@@ -294,6 +328,7 @@ def main() -> None:
             "import/(a+b)",
             "cost/row vs first",
             "peak RSS main / worker",
+            "(a)+(b) after / before",
         ],
         table,
     )
