@@ -15,6 +15,7 @@ import cut short by a restart stays ``running`` and is resumed by running the sa
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import shutil
@@ -42,6 +43,8 @@ from plumb.transfer.mapping import EXTERNAL_ID, SKIP, Mapping, Target
 from plumb.transfer.undo import get_run, list_runs, undo_import
 from plumb.web.core import Page, PageRoute, form_of, page_tx, redirect, render, runtime_of, text
 from plumb.workspace.standard import PLURALS
+
+log = logging.getLogger("plumb.web")
 
 IMPORTABLE = ("contact", "company", "deal", "case", "task")
 UPLOADS = Path(tempfile.gettempdir()) / "plumb-web-imports"
@@ -181,13 +184,22 @@ def _runner(rt: Runtime, actor: Actor, plan: Plan, upload: Upload) -> None:
         upload.outcome = outcome.as_json()
     except PlumbError as exc:
         upload.failure = str(exc)
+    except Exception as exc:
+        log.exception("the import of %s failed", upload.path.name)
+        name = type(exc).__name__
+        upload.failure = f"the import stopped on an unexpected error ({name}); see the server log"
     finally:
         remove_files(upload)
 
 
 def _status(page: Page, upload: Upload) -> dict[str, Any]:
-    run = next((r for r in list_runs(page.ctx) if r.key == upload.plan_key), None)
+    # The thread is asked first: once it has ended, its run's last write is committed. The page's
+    # snapshot can still be older than that write (SQLite's began with the sign-in check), so a
+    # run read as running with no failure kept is reported as running and the page asks again.
     running = upload.thread is not None and upload.thread.is_alive()
+    run = next((r for r in list_runs(page.ctx) if r.key == upload.plan_key), None)
+    if run is not None and run.status == "running" and upload.failure is None:
+        running = upload.thread is not None
     return {
         "running": running,
         "failure": upload.failure,
