@@ -14,7 +14,8 @@ from plumb.core.migrate import seed
 from plumb.models import Base, ChangeEntry, ExternalId, MatchKey
 from plumb.records import queries
 from plumb.runtime import Runtime
-from plumb.transfer.importer import stored_errors, write_errors
+from plumb.transfer.importer import plan_import, stored_errors, write_errors
+from plumb.transfer.standardizing import RowPipeline
 from tests.conftest import operator
 from tests.test_import import do_import, write_csv
 
@@ -92,8 +93,10 @@ def test_worker_processes_standardize_exactly_as_the_importing_process(
     rt: Runtime, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "messy.csv", HEADER, _rows(48))
-    # In-process first: the blocking keys the workers compute then replace those this process
-    # remembers, so the keys the parallel import writes are the workers' own.
+    # The import prepares batches itself until its workers are up, so which batches they
+    # prepared varies from run to run; the next test awaits them. In-process first: the keys
+    # the workers compute then replace those this process remembers, so the keys the
+    # parallel import writes are the workers' own.
     alone = do_import(rt, "contact", path, batch_size=5, workers=1)
     in_process = _state(rt, alone.run_id, tmp_path / "alone.csv")
     _empty(rt)
@@ -117,3 +120,25 @@ def test_worker_processes_standardize_exactly_as_the_importing_process(
     )
     rules = {line.split(",")[3] for line in (tmp_path / "alone.csv").read_text().splitlines()[1:]}
     assert {"email", "phone", "country"} <= rules
+
+
+def test_rows_prepared_by_the_workers_equal_those_prepared_in_process(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    """The pipeline itself, its workers awaited: every batch after the first is prepared by
+    them (the import does not wait for them and prepares batches itself until they are up,
+    so the test above may never reach them)."""
+    path = write_csv(tmp_path / "messy.csv", HEADER, _rows(48))
+    with rt.reading(operator()) as ctx:
+        plan = plan_import(ctx, "contact", path)
+    rows = [(n + 2, [str(c) for c in cells]) for n, cells in enumerate(_rows(48))]
+    batches = [rows[i : i + 5] for i in range(0, len(rows), 5)]
+    prepared = {}
+    for workers in (1, 2):
+        with RowPipeline(rt.loaded.workspace, plan.mapping, plan.header, workers) as pipeline:
+            pipeline.wait_for_workers()
+            prepared[workers] = list(pipeline.prepared(iter(batches)))
+            assert pipeline.rows_to_workers == (0 if workers == 1 else 48 - 5)
+    assert prepared[2] == prepared[1]
+    issues = [c.issues for _, batch in prepared[1] for _, c in batch if c is not None and c.issues]
+    assert issues  # the rows' problems are part of what is compared, not only clean values
