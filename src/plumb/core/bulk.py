@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 FAST_PATH_MIN_ROWS = 50
@@ -35,15 +36,49 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     found = dict.fromkeys(chain.from_iterable(rows))
     names = list(found) + [c.name for c in _defaulted(table) if c.name not in found]
     rows = _with_defaults(table, rows)
-    processed = [
+    values = _processed_rows(rows, names, _processors(connection, table, names))
+    _write(connection, table, names, values)
+
+
+def insert_tuples(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """``insert_rows`` for rows given as sequences in the order of ``names``, which must name
+    every column to fill (no Python-side default is applied): for many narrow rows, such as
+    blocking keys, where a dict per row cost more than its insert."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if len(rows) < FAST_PATH_MIN_ROWS or dialect.name not in ("postgresql", "sqlite"):
+        session.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    processed = _processors(connection, table, names)
+    if processed:
+        rows = _processed_rows(
+            [dict(zip(names, row, strict=True)) for row in rows], names, processed
+        )
+    _write(connection, table, names, rows)
+
+
+def _processors(
+    connection: Connection, table: Table, names: Sequence[str]
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, bind processor) of each column of ``names`` whose type converts values."""
+    dialect = connection.dialect
+    return [
         (i, proc)
         for i, name in enumerate(names)
         if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
-    quote = dialect.identifier_preparer.quote
+
+
+def _write(
+    connection: Connection, table: Table, names: Sequence[str], values: Sequence[Sequence[Any]]
+) -> None:
+    quote = connection.dialect.identifier_preparer.quote
     columns = ", ".join(quote(n) for n in names)
-    values = _processed_rows(rows, names, processed)
-    if dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         _copy(connection, f"COPY {quote(table.name)} ({columns}) FROM STDIN", values)
     else:
         marks = ", ".join("?" for _ in names)
@@ -80,7 +115,7 @@ def _with_defaults(table: Table, rows: Sequence[dict[str, Any]]) -> list[dict[st
 
 def _processed_rows(
     rows: Sequence[dict[str, Any]],
-    names: list[str],
+    names: Sequence[str],
     processed: Sequence[tuple[int, Callable[[Any], Any]]],
 ) -> list[list[Any]]:
     out = []
@@ -108,9 +143,17 @@ def _processed_rows(
     return out
 
 
-def _copy(connection: Connection, statement: str, values: list[list[Any]]) -> None:
+def _copy(connection: Connection, statement: str, values: Sequence[Sequence[Any]]) -> None:
+    """COPY on the driver's connection; its errors come out as SQLAlchemy's, as from any other
+    statement (a NOT NULL or unique violation is an ``IntegrityError`` on both databases)."""
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in values:
-            copy.write_row(row)
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(
+            statement, None, exc, dbapi.Error, dialect=connection.dialect
+        ) from exc

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, delete, select
 
-from plumb.core.bulk import insert_rows
+from plumb.core.bulk import insert_tuples
 from plumb.core.collector import fewer_collections
 from plumb.core.context import Ctx
 from plumb.core.db import one_of
@@ -22,6 +22,8 @@ from plumb.records.fields import schema_for, to_json
 from plumb.records.rows import model_for
 
 CHUNK = 5000
+KEY_COLUMNS = ("object", "key", "record_id")
+"""The columns of ``match_keys``, in the order ``write_keys`` gives them."""
 Progress = Callable[[str, int, int], None]
 
 
@@ -83,12 +85,13 @@ def write_keys(
     """Insert the blocking keys of ``records`` (id, values in JSON form); ``known``: keys
     already computed from those values, by record id."""
     known = known or {}
+    obj = plan.object
     rows = [
-        {"object": plan.object, "key": key, "record_id": record_id}
+        (obj, key, record_id)
         for record_id, values in records
         for key in sorted(known.get(record_id) or plan.keys(values))
     ]
-    insert_rows(ctx.session, _table(), rows)
+    insert_tuples(ctx.session, _table(), KEY_COLUMNS, rows)
     return len(rows)
 
 
