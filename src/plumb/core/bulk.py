@@ -55,9 +55,7 @@ def insert_tuples(
         return
     processed = _processors(connection, table, names)
     if processed:
-        rows = _processed_rows(
-            [dict(zip(names, row, strict=True)) for row in rows], names, processed
-        )
+        rows = _process([list(row) for row in rows], processed)
     _write(connection, table, names, rows)
 
 
@@ -118,17 +116,25 @@ def _processed_rows(
     names: Sequence[str],
     processed: Sequence[tuple[int, Callable[[Any], Any]]],
 ) -> list[list[Any]]:
-    out = []
-    # A value shared by the rows (the batch's timestamp) is processed once: the last input
-    # and output of each processed column are kept.
-    last: dict[int, tuple[Any, Any]] = {}
     # A row naming every column (most rows) is read in one call; others column by column.
     every = itemgetter(*names) if len(names) > 1 else None
-    for row in rows:
-        if every is not None and len(row) == len(names):
-            values = list(every(row))
-        else:
-            values = [row.get(name) for name in names]
+    values = [
+        list(every(row))
+        if every is not None and len(row) == len(names)
+        else [row.get(name) for name in names]
+        for row in rows
+    ]
+    return _process(values, processed)
+
+
+def _process(
+    rows: list[list[Any]], processed: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> list[list[Any]]:
+    """Each processed column's values through its bind processor, in place. A value shared by
+    the rows (the batch's timestamp) is processed once: the last input and output of each
+    processed column are kept."""
+    last: dict[int, tuple[Any, Any]] = {}
+    for values in rows:
         for i, process in processed:
             value = values[i]
             if value is None:
@@ -139,8 +145,7 @@ def _processed_rows(
             else:
                 values[i] = process(value)
                 last[i] = (value, values[i])
-        out.append(values)
-    return out
+    return rows
 
 
 def _copy(connection: Connection, statement: str, values: Sequence[Sequence[Any]]) -> None:
