@@ -6,6 +6,12 @@ holds every value it was created with). A record exists at T if its creation ent
 before T. Each value is a correlated subquery that walks the index on (record_type,
 record_id, at) backwards from T for one record: a few index steps per record and field, on
 either backend, instead of joining whole windowed scans of the log.
+
+The records are read from their table (a report counts only records that exist now, so none is
+lost), each asking the same index whether its creation entry is at or before T: a scan of the
+log's creation entries by time would visit the log's pages in time order, while a record's
+entries sit where they were appended, across the whole log. On PostgreSQL at 1M deals with 10M
+entries, that scan was half of the as-of pipeline's time (30 s of 2.3M page reads).
 """
 
 from __future__ import annotations
@@ -13,11 +19,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, String, Subquery, cast, func, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    String,
+    Subquery,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import aliased
 
+from plumb.core.context import Ctx
+from plumb.core.db import is_sqlite
 from plumb.models import ChangeEntry
 from plumb.models.base import MONEY_SCALE
+from plumb.records.rows import model_for
 
 
 def _value_at(obj: str, name: str, at: datetime, record_id: Any) -> Any:
@@ -41,25 +63,55 @@ def _value_at(obj: str, name: str, at: datetime, record_id: Any) -> Any:
     )
 
 
-def state_at(obj: str, at: datetime, fields: list[str]) -> Subquery:
+def state_at(ctx: Ctx, obj: str, at: datetime, fields: list[str]) -> Subquery:
     """``record_id`` and one text column per field (``amount`` as ten-thousandths) for every
     record of ``obj`` that existed and was not archived at ``at``."""
-    created = (
-        select(ChangeEntry.record_id.label("record_id"))
-        .where(
-            ChangeEntry.record_type == obj,
-            ChangeEntry.action == "create",
-            ChangeEntry.at <= at,
+    model = model_for(obj)
+    names = [*fields, "archived"]
+    values: dict[str, Any]
+    if is_sqlite(ctx.session):
+        entry = aliased(ChangeEntry)
+        created: Any = exists().where(
+            entry.record_type == obj,
+            entry.record_id == model.id,
+            entry.action == "create",
+            entry.at <= at,
         )
-        .subquery("created")
-    )
-    columns: list[Any] = [created.c.record_id]
-    for name in [*fields, "archived"]:
-        col: Any = _value_at(obj, name, at, created.c.record_id)
+        values = {name: _value_at(obj, name, at, model.id) for name in names}
+        states = select(model.id.label("record_id")).where(created)
+    else:
+        walk = _walk(obj, at, names, model.id)
+        values = {name: walk.c[name] for name in names}
+        states = select(model.id.label("record_id")).join(walk, true()).where(walk.c.created)
+    columns: list[Any] = []
+    for name in names:
+        col = values[name]
         if name == "amount":
             col = cast(func.round(cast(col, Float) * MONEY_SCALE), BigInteger)
         columns.append(col.label(name))
-    inner = select(*columns).subquery("states")
+    inner = states.add_columns(*columns).subquery("states")
     live = or_(inner.c.archived.is_(None), cast(inner.c.archived, String).notin_(["true", "1"]))
     keep = [c for c in inner.c if c.name != "archived"]
     return select(*keep).where(live).subquery("as_of")
+
+
+def _walk(obj: str, at: datetime, names: list[str], record_id: Any) -> Any:
+    """PostgreSQL: one pass over a record's entries up to ``at`` (a ``LATERAL`` subquery),
+    giving the last new value of each field and whether the record had been created."""
+    entry = aliased(ChangeEntry)
+    latest = [
+        type_coerce(
+            func.array_agg(
+                aggregate_order_by(
+                    entry.changes[(name, 1)].as_string(), entry.at.desc(), entry.id.desc()
+                )
+            ).filter(entry.changes[name].as_string().isnot(None)),
+            ARRAY(String),
+        )[1].label(name)
+        for name in names
+    ]
+    return (
+        select(*latest, func.bool_or(entry.action == "create").label("created"))
+        .where(entry.record_type == obj, entry.record_id == record_id, entry.at <= at)
+        .lateral("walk")
+    )

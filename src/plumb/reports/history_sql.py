@@ -63,7 +63,7 @@ def live_ids(ctx: Ctx, obj: str, as_of: datetime | None) -> Select[Any]:
     model = model_for(obj)
     if as_of is None:
         return select(model.id).where(scope(ctx, obj))
-    past = state_at(obj, as_of, [])
+    past = state_at(ctx, obj, as_of, [])
     return select(past.c.record_id).where(past.c.record_id.in_(visible_now(ctx, obj)))
 
 

@@ -42,7 +42,7 @@ def deal_facts(
             cols.append(flag_mask(ctx, "deal", guard=False).label("mask"))
         amount = type_coerce(Deal.amount, BigInteger).label("amount")
         return select(Deal.id.label("record_id"), amount, *cols).where(where).subquery("facts")
-    past = state_at("deal", as_of, [f for f in fields if f != "amount"] + ["amount"])
+    past = state_at(ctx, "deal", as_of, [f for f in fields if f != "amount"] + ["amount"])
     # Visibility is decided on the record as it is now (who may see it today); whether it was
     # archived, as it was then.
     return select(past).where(past.c.record_id.in_(visible_now(ctx, "deal"))).subquery("facts")
