@@ -3,15 +3,16 @@
 Every change-log entry holds ``{field: [old, new]}``; a record's value of a field at time T is
 the new value of the latest entry at or before T that changed the field (its creation entry
 holds every value it was created with). A record exists at T if its creation entry is at or
-before T. Each value is a correlated subquery that walks the index on (record_type,
-record_id, at) backwards from T for one record: a few index steps per record and field, on
-either backend, instead of joining whole windowed scans of the log.
+before T.
 
 The records are read from their table (a report counts only records that exist now, so none is
-lost), each asking the same index whether its creation entry is at or before T: a scan of the
-log's creation entries by time would visit the log's pages in time order, while a record's
-entries sit where they were appended, across the whole log. On PostgreSQL at 1M deals with 10M
-entries, that scan was half of the as-of pipeline's time (30 s of 2.3M page reads).
+lost), each looked up in the log's index on (record_type, record_id, at): on SQLite one
+correlated subquery per field walks it backwards from T; on PostgreSQL one ``LATERAL`` pass
+over the record's entries up to T gives every field's last value and whether the record had
+been created. Neither scans the log by time: its pages hold the entries in the order they were
+appended, so a record's entries sit across the whole log. On PostgreSQL at 1M deals with 10M
+entries, such a scan of the creation entries was half of the as-of pipeline's 68 s (8.9M
+buffer reads for 0.8M deals), and one walk per field most of the rest.
 """
 
 from __future__ import annotations
